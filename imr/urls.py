@@ -1,0 +1,34 @@
+"""Root URLs: the application, authentication, the admin and the health check."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from health_check.views import HealthCheckView
+
+from reviews.forms import LoginForm
+
+admin.site.site_header = "IMR Desk administration"
+admin.site.site_title = "IMR Desk admin"
+
+urlpatterns = [
+    path("", include("reviews.urls")),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path(
+        "healthz",
+        HealthCheckView.as_view(
+            checks=[
+                "health_check.checks.Database",
+                "health_check.checks.Cache",
+                "health_check.checks.Storage",
+                "reviews.health.Broker",
+            ]
+        ),
+        name="healthz",
+    ),
+]

@@ -1,0 +1,1 @@
+"""The IMR Desk application: cases, reviewers, determinations and letters."""

@@ -1,0 +1,344 @@
+"""Django admin for the catalogues, reviewers and cases; statuses are read-only, writes go through services."""
+
+from django.contrib import admin
+
+from . import services
+from .models import (
+    Affiliation,
+    BoardCertification,
+    Case,
+    CaseDocument,
+    CaseEvent,
+    CaseNumberSequence,
+    Citation,
+    Diagnosis,
+    DisputedItem,
+    Guideline,
+    Holiday,
+    Letter,
+    LetterDelivery,
+    License,
+    Organization,
+    Provider,
+    Reviewer,
+    Specialty,
+    TreatmentCategory,
+)
+
+
+class ReadOnlyAdminMixin:
+    """For records written only by the application (events, sequences, deliveries)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Specialty)
+class SpecialtyAdmin(admin.ModelAdmin):
+    list_display = ["name", "parent"]
+    list_filter = [("parent", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "parent__name"]
+    list_select_related = ["parent"]
+    autocomplete_fields = ["parent"]
+
+
+class LicenseInline(admin.TabularInline):
+    model = License
+    extra = 0
+
+
+class BoardCertificationInline(admin.TabularInline):
+    model = BoardCertification
+    extra = 0
+    autocomplete_fields = ["specialty"]
+
+
+class AffiliationInline(admin.TabularInline):
+    model = Affiliation
+    extra = 0
+    autocomplete_fields = ["organization", "provider"]
+    fields = ["kind", "organization", "provider", "employee_name", "employee_birth_date", "note"]
+
+
+@admin.register(Reviewer)
+class ReviewerAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "degree", "practice_start_year", "weekly_hours", "capacity", "active"]
+    list_filter = ["active", "degree", "certifications__specialty", "licenses__state"]
+    search_fields = ["user__first_name", "user__last_name", "user__username", "user__email", "licenses__number"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+    inlines = [LicenseInline, BoardCertificationInline, AffiliationInline]
+
+
+@admin.register(License)
+class LicenseAdmin(admin.ModelAdmin):
+    list_display = ["reviewer", "state", "number", "status", "expires_on"]
+    list_filter = ["state", "status"]
+    search_fields = ["number", "reviewer__user__last_name"]
+    list_select_related = ["reviewer__user"]
+    autocomplete_fields = ["reviewer"]
+
+
+@admin.register(BoardCertification)
+class BoardCertificationAdmin(admin.ModelAdmin):
+    list_display = ["reviewer", "specialty", "board", "certified_on", "expires_on"]
+    list_filter = ["specialty"]
+    search_fields = ["board", "specialty__name", "reviewer__user__last_name"]
+    list_select_related = ["reviewer__user", "specialty__parent"]
+    autocomplete_fields = ["reviewer", "specialty"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "email"]
+    list_filter = ["kind"]
+    search_fields = ["name", "normalized_name"]
+    list_select_related = []
+    autocomplete_fields = []
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    list_display = ["name", "specialty", "npi", "group"]
+    list_filter = [("specialty", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "npi", "group__name"]
+    list_select_related = ["specialty__parent", "group"]
+    autocomplete_fields = ["specialty", "group"]
+
+
+@admin.register(Affiliation)
+class AffiliationAdmin(admin.ModelAdmin):
+    list_display = ["reviewer", "kind", "organization", "provider", "employee_name", "declared_on"]
+    list_filter = ["kind"]
+    search_fields = ["reviewer__user__last_name", "organization__name", "provider__name", "employee_name"]
+    list_select_related = ["reviewer__user", "organization", "provider"]
+    autocomplete_fields = ["reviewer", "organization", "provider"]
+
+
+@admin.register(TreatmentCategory)
+class TreatmentCategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "parent"]
+    list_filter = [("parent", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name"]
+    list_select_related = ["parent"]
+    autocomplete_fields = ["parent", "accepted_specialties"]
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    list_display = ["date", "name"]
+    list_filter = [("date", admin.DateFieldListFilter)]
+    search_fields = ["name"]
+    date_hierarchy = "date"
+    list_select_related = []
+    autocomplete_fields = []
+
+
+@admin.register(Guideline)
+class GuidelineAdmin(admin.ModelAdmin):
+    list_display = ["title", "edition", "source", "citation_name", "active"]
+    list_filter = ["source", "active"]
+    search_fields = ["title", "citation_name"]
+    list_select_related = []
+    autocomplete_fields = []
+
+
+class DiagnosisInline(admin.TabularInline):
+    model = Diagnosis
+    extra = 0
+
+
+class DisputedItemInline(admin.StackedInline):
+    model = DisputedItem
+    extra = 0
+    autocomplete_fields = ["category", "subcategory"]
+    show_change_link = True
+
+
+class CaseDocumentInline(admin.TabularInline):
+    model = CaseDocument
+    extra = 0
+    fields = ["kind", "author", "service_date", "submitted_by", "received_at", "file", "page_count", "first_opened_at"]
+    readonly_fields = ["page_count", "first_opened_at"]
+
+
+class CaseEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CaseEvent
+    extra = 0
+    fields = ["created_at", "actor", "from_status", "to_status", "note"]
+    readonly_fields = fields
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = [
+        "case_number",
+        "status",
+        "priority",
+        "employee_name",
+        "claims_administrator",
+        "reviewer",
+        "decision_due_date",
+    ]
+    list_filter = ["status", "priority", "items__category", ("claims_administrator", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["case_number", "claim_number", "adj_number", "employee_name"]
+    list_select_related = ["claims_administrator", "reviewer__user"]
+    autocomplete_fields = [
+        "employer",
+        "claims_administrator",
+        "ur_organization",
+        "requesting_provider",
+        "employee_attorney",
+        "reviewer",
+        "remand_of",
+    ]
+    readonly_fields = ["case_number", "status", "created_at", "updated_at"]
+    date_hierarchy = "application_received_date"
+    inlines = [DiagnosisInline, DisputedItemInline, CaseDocumentInline, CaseEventInline]
+    fieldsets = [
+        (None, {"fields": ["case_number", "status", "priority", "remand_of"]}),
+        (
+            "Employee",
+            {
+                "fields": [
+                    "employee_name",
+                    "employee_birth_date",
+                    "employee_sex",
+                    "claim_number",
+                    "adj_number",
+                    "date_of_injury",
+                ]
+            },
+        ),
+        (
+            "Parties",
+            {
+                "fields": [
+                    "employer",
+                    "claims_administrator",
+                    "ur_organization",
+                    "requesting_provider",
+                    "employee_attorney",
+                ]
+            },
+        ),
+        (
+            "Dates",
+            {
+                "fields": [
+                    "ur_decision_date",
+                    "application_received_date",
+                    "date_assigned",
+                    "records_due_date",
+                    "records_complete_date",
+                    "decision_due_date",
+                    "decision_date",
+                ]
+            },
+        ),
+        ("Review", {"fields": ["reviewer", "clinical_case_summary", "closed_reason"]}),
+        ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            services.case_register(case=obj, by=request.user)
+
+
+@admin.register(Diagnosis)
+class DiagnosisAdmin(admin.ModelAdmin):
+    list_display = ["case", "position", "icd10_code", "description"]
+    list_filter = []
+    search_fields = ["case__case_number", "icd10_code", "description"]
+    list_select_related = ["case"]
+    autocomplete_fields = ["case"]
+
+
+class CitationInline(admin.TabularInline):
+    model = Citation
+    extra = 0
+    autocomplete_fields = ["guideline"]
+
+
+@admin.register(DisputedItem)
+class DisputedItemAdmin(admin.ModelAdmin):
+    list_display = ["case", "position", "request_text", "category", "ur_action", "decision"]
+    list_filter = ["decision", "ur_action", "category"]
+    search_fields = ["case__case_number", "request_text"]
+    list_select_related = ["case", "category"]
+    autocomplete_fields = ["case", "category", "subcategory"]
+    inlines = [CitationInline]
+
+
+@admin.register(Citation)
+class CitationAdmin(admin.ModelAdmin):
+    list_display = ["item", "role", "guideline", "sections", "pages"]
+    list_filter = ["role", "guideline__source"]
+    search_fields = ["item__case__case_number", "guideline__title", "sections"]
+    list_select_related = ["item", "guideline"]
+    autocomplete_fields = ["item", "guideline"]
+
+
+@admin.register(CaseDocument)
+class CaseDocumentAdmin(admin.ModelAdmin):
+    list_display = ["case", "kind", "author", "service_date", "submitted_by", "page_count", "first_opened_at"]
+    list_filter = ["kind", "submitted_by"]
+    search_fields = ["case__case_number", "author", "original_name"]
+    list_select_related = ["case"]
+    autocomplete_fields = ["case"]
+    readonly_fields = ["page_count", "first_opened_at", "size", "content_type"]
+
+
+@admin.register(CaseEvent)
+class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "case", "actor", "from_status", "to_status", "note"]
+    list_filter = ["to_status"]
+    search_fields = ["case__case_number", "note"]
+    list_select_related = ["case", "actor"]
+    autocomplete_fields = []
+
+
+class LetterDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = LetterDelivery
+    extra = 0
+
+
+@admin.register(Letter)
+class LetterAdmin(admin.ModelAdmin):
+    list_display = ["case", "version", "kind", "layout", "status", "rendered_at"]
+    list_filter = ["status", "kind", "layout"]
+    search_fields = ["case__case_number", "sha256"]
+    list_select_related = ["case"]
+    autocomplete_fields = ["case"]
+    readonly_fields = ["status", "html", "text", "pdf", "sha256", "rendered_at", "failure_reason"]
+    inlines = [LetterDeliveryInline]
+
+    def has_change_permission(self, request, obj=None):
+        # A ready letter never changes; a correction is a new version.
+        return super().has_change_permission(request, obj) and (obj is None or obj.status != Letter.Status.READY)
+
+
+@admin.register(LetterDelivery)
+class LetterDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["letter", "recipient", "role", "method", "served_at"]
+    list_filter = ["method"]
+    search_fields = ["letter__case__case_number", "recipient"]
+    list_select_related = ["letter__case"]
+    autocomplete_fields = []
+
+
+@admin.register(CaseNumberSequence)
+class CaseNumberSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["year", "last_value"]
+    list_filter = []
+    search_fields = ["year"]
+    list_select_related = []
+    autocomplete_fields = []

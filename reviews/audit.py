@@ -1,0 +1,43 @@
+"""Which models keep a field-by-field history (who, when, old and new values) via django-auditlog."""
+
+from auditlog.registry import auditlog
+
+from .models import (
+    Affiliation,
+    BoardCertification,
+    Case,
+    CaseDocument,
+    Citation,
+    Diagnosis,
+    DisputedItem,
+    Guideline,
+    Holiday,
+    Letter,
+    License,
+    Organization,
+    Provider,
+    Reviewer,
+    Specialty,
+    TreatmentCategory,
+)
+
+for model in (
+    Affiliation,
+    BoardCertification,
+    Case,
+    CaseDocument,
+    Citation,
+    Diagnosis,
+    DisputedItem,
+    Guideline,
+    Holiday,
+    License,
+    Organization,
+    Provider,
+    Reviewer,
+    Specialty,
+    TreatmentCategory,
+):
+    auditlog.register(model)
+# The letter's rendered bodies are large and never edited after ready; their hash is the record.
+auditlog.register(Letter, exclude_fields=["html", "text"])

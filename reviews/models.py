@@ -1,0 +1,804 @@
+"""The IMR domain: reviewers and their credentials, parties, cases, items, documents, letters."""
+
+import re
+import unicodedata
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django_fsm import FSMField, FSMModelMixin, transition
+
+CASE_NUMBER_RE = r"^CM[0-9]{2}-[0-9]{7}$"
+# ICD-10-CM: a letter, two digits (or digit + letter), optionally a dot and 1-4 characters.
+ICD10_RE = r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$"
+icd10_validator = RegexValidator(ICD10_RE, "Enter an ICD-10 code such as M51.26 (letter, two characters, dot, detail).")
+npi_validator = RegexValidator(r"^[0-9]{10}$", "An NPI is exactly ten digits.")
+
+
+def normalize_name(name: str) -> str:
+    """Fold case, accents, punctuation and legal suffixes so "ACME, Inc." matches "Acme Inc"."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    folded = re.sub(r"[^a-z0-9 ]+", " ", folded)
+    words = [w for w in folded.split() if w not in {"inc", "llc", "llp", "corp", "co", "ltd", "the", "pc"}]
+    return " ".join(words)
+
+
+class Specialty(models.Model):
+    """A medical specialty; a subspecialty ("Interventional Spine") has its specialty as parent."""
+
+    name = models.CharField(max_length=120, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="subspecialties")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "specialties"
+        constraints = [
+            models.CheckConstraint(condition=~Q(parent=F("id")), name="specialty_not_own_parent"),
+        ]
+
+    def __str__(self):
+        return f"{self.parent.name} / {self.name}" if self.parent_id else self.name
+
+
+class Reviewer(models.Model):
+    """An expert reviewer: a user with clinical credentials. Never named in a letter."""
+
+    class Degree(models.TextChoices):
+        MD = "MD", "MD"
+        DO = "DO", "DO"
+        DC = "DC", "DC"
+        DPM = "DPM", "DPM"
+        PHD = "PhD", "PhD"
+        PSYD = "PsyD", "PsyD"
+        PHARMD = "PharmD", "PharmD"
+        DDS = "DDS", "DDS"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviewer")
+    degree = models.CharField(max_length=8, choices=Degree.choices)
+    practice_start_year = models.PositiveSmallIntegerField(
+        help_text="Year clinical practice began.", validators=[MinValueValidator(1940)]
+    )
+    weekly_hours = models.PositiveSmallIntegerField(
+        help_text="Hours a week currently in active practice.", validators=[MaxValueValidator(100)]
+    )
+    capacity = models.PositiveSmallIntegerField(default=10, help_text="Open cases at once.")
+    active = models.BooleanField(default=True)
+    specialties = models.ManyToManyField(Specialty, through="BoardCertification", related_name="reviewers")
+
+    class Meta:
+        ordering = ["user__last_name", "user__first_name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(practice_start_year__gte=1940), name="reviewer_practice_year_plausible"),
+            models.CheckConstraint(condition=Q(weekly_hours__lte=100), name="reviewer_weekly_hours_plausible"),
+        ]
+
+    def __str__(self):
+        return f"{self.user.get_full_name() or self.user.get_username()}, {self.degree}"
+
+
+class License(models.Model):
+    """A reviewer's licence to practise in one state."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+        SUSPENDED = "suspended", "Suspended"
+        REVOKED = "revoked", "Revoked"
+
+    reviewer = models.ForeignKey(Reviewer, on_delete=models.CASCADE, related_name="licenses")
+    state = models.CharField(max_length=2, help_text="Two-letter state code, e.g. CA.")
+    number = models.CharField(max_length=40)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    expires_on = models.DateField()
+
+    class Meta:
+        ordering = ["state"]
+        constraints = [
+            models.UniqueConstraint(fields=["state", "number"], name="license_unique_state_number"),
+            models.CheckConstraint(condition=Q(state__regex=r"^[A-Z]{2}$"), name="license_state_is_two_letters"),
+        ]
+
+    def __str__(self):
+        return f"{self.state} {self.number} ({self.get_status_display()}, expires {self.expires_on:%m/%d/%Y})"
+
+
+class BoardCertification(models.Model):
+    """A reviewer's board certification in a specialty or subspecialty."""
+
+    reviewer = models.ForeignKey(Reviewer, on_delete=models.CASCADE, related_name="certifications")
+    specialty = models.ForeignKey(Specialty, on_delete=models.PROTECT, related_name="certifications")
+    board = models.CharField(max_length=160, help_text="e.g. American Board of Physical Medicine and Rehabilitation")
+    certified_on = models.DateField()
+    expires_on = models.DateField(null=True, blank=True, help_text="Empty for a lifetime certificate.")
+
+    class Meta:
+        ordering = ["specialty__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["reviewer", "specialty"], name="certification_unique_per_specialty"),
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gt=F("certified_on")),
+                name="certification_expires_after_certified",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.specialty} ({self.board})"
+
+
+class Organization(models.Model):
+    """A party that is not a person: employer, claims administrator, UR organisation, group, law firm."""
+
+    class Kind(models.TextChoices):
+        EMPLOYER = "employer", "Employer"
+        CLAIMS_ADMINISTRATOR = "claims_administrator", "Claims administrator"
+        UR_ORGANIZATION = "ur_organization", "Utilization review organisation"
+        PROVIDER_GROUP = "provider_group", "Provider group"
+        LAW_FIRM = "law_firm", "Law firm"
+
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    name = models.CharField(max_length=200)
+    normalized_name = models.CharField(max_length=200, editable=False, db_index=True)
+    email = models.EmailField(blank=True)
+    address = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "normalized_name"], name="organization_unique_kind_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.normalized_name = normalize_name(self.name)
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        if not normalize_name(self.name):
+            raise ValidationError({"name": "Enter a name with at least one letter or digit."})
+
+
+class Provider(models.Model):
+    """A requesting or treating physician."""
+
+    name = models.CharField(max_length=160)
+    specialty = models.ForeignKey(Specialty, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    npi = models.CharField("NPI", max_length=10, blank=True, validators=[npi_validator])
+    group = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="providers",
+        limit_choices_to={"kind": Organization.Kind.PROVIDER_GROUP},
+    )
+    email = models.EmailField(blank=True)
+    address = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["npi"], condition=~Q(npi=""), name="provider_unique_npi"),
+            models.CheckConstraint(condition=Q(npi="") | Q(npi__regex=r"^[0-9]{10}$"), name="provider_npi_ten_digits"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Affiliation(models.Model):
+    """A reviewer's declared tie to an organisation, a provider or an employee: it disqualifies."""
+
+    class Kind(models.TextChoices):
+        EMPLOYMENT = "employment", "Employment"
+        CONTRACT = "contract", "Contract"
+        FINANCIAL = "financial", "Financial interest above 1 %"
+        FAMILY = "family", "Family"
+        PRIOR_TREATMENT = "prior_treatment", "Prior treatment of the employee"
+
+    reviewer = models.ForeignKey(Reviewer, on_delete=models.CASCADE, related_name="affiliations")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="affiliations"
+    )
+    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.CASCADE, related_name="affiliations")
+    employee_name = models.CharField(max_length=160, blank=True, help_text="For family ties or prior treatment.")
+    employee_birth_date = models.DateField(null=True, blank=True)
+    note = models.CharField(max_length=240, blank=True)
+    declared_on = models.DateField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Exactly one of: an organisation, a provider, or a named employee.
+            models.CheckConstraint(
+                condition=(
+                    Q(organization__isnull=False, provider__isnull=True, employee_name="")
+                    | Q(organization__isnull=True, provider__isnull=False, employee_name="")
+                    | (Q(organization__isnull=True, provider__isnull=True) & ~Q(employee_name=""))
+                ),
+                name="affiliation_exactly_one_party",
+            ),
+        ]
+
+    def __str__(self):
+        party = self.organization or self.provider or self.employee_name
+        return f"{self.get_kind_display()}: {party}"
+
+
+class TreatmentCategory(models.Model):
+    """DWC treatment taxonomy; a subcategory has a parent. Admins map accepted specialties."""
+
+    name = models.CharField(max_length=120)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="subcategories")
+    accepted_specialties = models.ManyToManyField(
+        Specialty,
+        blank=True,
+        related_name="treatment_categories",
+        help_text="A reviewer certified in any of these may decide items of this category.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "treatment categories"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(parent__isnull=True), name="treatment_category_unique_top_name"
+            ),
+            models.UniqueConstraint(fields=["parent", "name"], name="treatment_category_unique_sub_name"),
+        ]
+
+    def __str__(self):
+        return f"{self.parent.name} / {self.name}" if self.parent_id else self.name
+
+
+class Holiday(models.Model):
+    """A day on which business-day clocks do not run (California state holidays)."""
+
+    date = models.DateField(unique=True)
+    name = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self):
+        return f"{self.date:%m/%d/%Y} {self.name}"
+
+
+class CaseStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    ELIGIBLE = "eligible", "Eligible"
+    INELIGIBLE = "ineligible", "Ineligible (closed)"
+    AWAITING_RECORDS = "awaiting_records", "Awaiting records"
+    READY_FOR_ASSIGNMENT = "ready_for_assignment", "Ready for assignment"
+    ASSIGNED = "assigned", "Assigned"
+    ACCEPTED = "accepted", "Accepted"
+    IN_REVIEW = "in_review", "In review"
+    SUBMITTED = "submitted", "Submitted"
+    RETURNED = "returned", "Returned for changes"
+    APPROVED = "approved", "Approved"
+    ISSUED = "issued", "Issued"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    TERMINATED = "terminated", "Terminated (authorised by CA)"
+
+
+S = CaseStatus
+CLOSED_STATUSES = [S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED]
+BEFORE_ISSUE = [s for s in CaseStatus if s not in (S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED)]
+WITH_REVIEWER = [S.ASSIGNED, S.ACCEPTED, S.IN_REVIEW, S.RETURNED]
+
+
+class CaseQuerySet(models.QuerySet):
+    def open(self):
+        return self.exclude(status__in=Case.CLOSED_STATUSES)
+
+
+class Case(FSMModelMixin, models.Model):
+    """One IMR application: the parties, the dispute, the clocks and the determination."""
+
+    class Priority(models.TextChoices):
+        STANDARD = "standard", "Standard"
+        EXPEDITED = "expedited", "Expedited"
+        FORMULARY = "formulary", "Formulary"
+
+    Status = CaseStatus
+
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        UNKNOWN = "U", "Not stated"
+
+    CLOSED_STATUSES = CLOSED_STATUSES
+    WITH_REVIEWER = WITH_REVIEWER
+
+    case_number = models.CharField(max_length=12, unique=True, editable=False)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.STANDARD)
+    status = FSMField(max_length=24, choices=Status.choices, default=Status.RECEIVED, protected=True)
+
+    employee_name = models.CharField(max_length=160)
+    employee_birth_date = models.DateField(null=True, blank=True)
+    employee_sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    claim_number = models.CharField(max_length=40, db_index=True)
+    adj_number = models.CharField("ADJ number", max_length=20, blank=True)
+    date_of_injury = models.DateField()
+    employer = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="cases_as_employer",
+        limit_choices_to={"kind": Organization.Kind.EMPLOYER},
+    )
+    claims_administrator = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="cases_as_claims_administrator",
+        limit_choices_to={"kind": Organization.Kind.CLAIMS_ADMINISTRATOR},
+    )
+    ur_organization = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases_as_ur_organization",
+        limit_choices_to={"kind": Organization.Kind.UR_ORGANIZATION},
+    )
+    requesting_provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="requested_cases")
+    employee_attorney = models.ForeignKey(
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases_as_attorney",
+        limit_choices_to={"kind": Organization.Kind.LAW_FIRM},
+    )
+
+    ur_decision_date = models.DateField("UR decision date")
+    application_received_date = models.DateField()
+    date_assigned = models.DateField(null=True, blank=True)
+    records_due_date = models.DateField(null=True, blank=True)
+    records_complete_date = models.DateField(null=True, blank=True)
+    decision_due_date = models.DateField(null=True, blank=True, db_index=True)
+    decision_date = models.DateField(null=True, blank=True)
+    closed_reason = models.TextField(blank=True)
+
+    reviewer = models.ForeignKey(Reviewer, null=True, blank=True, on_delete=models.PROTECT, related_name="cases")
+    remand_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="remands",
+        help_text="The earlier case this one re-reviews; its reviewer may not review this one.",
+    )
+    clinical_case_summary = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["decision_due_date", "case_number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(case_number__regex=CASE_NUMBER_RE), name="case_number_format"),
+            models.CheckConstraint(
+                condition=Q(date_of_injury__lte=F("ur_decision_date")), name="case_injury_on_or_before_ur_decision"
+            ),
+            models.CheckConstraint(
+                condition=Q(ur_decision_date__lte=F("application_received_date")),
+                name="case_ur_decision_on_or_before_application",
+            ),
+            models.CheckConstraint(
+                condition=Q(records_complete_date__isnull=True)
+                | Q(records_complete_date__gte=F("application_received_date")),
+                name="case_records_complete_after_application",
+            ),
+            models.CheckConstraint(
+                condition=Q(decision_due_date__isnull=True) | Q(records_complete_date__isnull=False),
+                name="case_due_date_needs_records_complete",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=WITH_REVIEWER + [S.SUBMITTED, S.APPROVED, S.ISSUED])
+                | Q(reviewer__isnull=False),
+                name="case_reviewer_set_once_assigned",
+            ),
+            models.CheckConstraint(condition=~Q(remand_of=F("id")), name="case_not_remand_of_itself"),
+        ]
+        indexes = [models.Index(fields=["status", "decision_due_date"])]
+
+    def __str__(self):
+        return self.case_number
+
+    def clean(self):
+        errors = {}
+        if self.date_of_injury and self.ur_decision_date and self.date_of_injury > self.ur_decision_date:
+            errors["date_of_injury"] = "The date of injury must be on or before the UR decision date."
+        ur_date, received = self.ur_decision_date, self.application_received_date
+        if ur_date and received and ur_date > received:
+            errors["ur_decision_date"] = "The UR decision date must be on or before the application received date."
+        if errors:
+            raise ValidationError(errors)
+
+    # Workflow (DESIGN.md section 4). Each transition only moves the status; the service that
+    # calls it (reviews.services) locks the row, checks the actor, sets the dates and records
+    # the CaseEvent. Nothing else writes `status`.
+
+    @transition(field=status, source=S.RECEIVED, target=S.ELIGIBLE)
+    def confirm_eligible(self):
+        pass
+
+    @transition(field=status, source=S.RECEIVED, target=S.INELIGIBLE)
+    def confirm_ineligible(self):
+        pass
+
+    @transition(field=status, source=S.ELIGIBLE, target=S.AWAITING_RECORDS)
+    def request_records(self):
+        pass
+
+    @transition(field=status, source=S.AWAITING_RECORDS, target=S.READY_FOR_ASSIGNMENT)
+    def complete_records(self):
+        pass
+
+    @transition(field=status, source=S.READY_FOR_ASSIGNMENT, target=S.ASSIGNED)
+    def assign(self):
+        pass
+
+    @transition(field=status, source=WITH_REVIEWER, target=S.READY_FOR_ASSIGNMENT)
+    def release(self):
+        """Decline, or a conflict found after assignment: the reviewer is excluded."""
+
+    @transition(field=status, source=S.ASSIGNED, target=S.ACCEPTED)
+    def accept(self):
+        pass
+
+    @transition(field=status, source=[S.ACCEPTED, S.RETURNED], target=S.IN_REVIEW)
+    def start_review(self):
+        pass
+
+    @transition(field=status, source=S.IN_REVIEW, target=S.SUBMITTED)
+    def submit(self):
+        pass
+
+    @transition(field=status, source=S.SUBMITTED, target=S.RETURNED)
+    def return_to_reviewer(self):
+        pass
+
+    @transition(field=status, source=S.SUBMITTED, target=S.APPROVED)
+    def approve(self):
+        pass
+
+    @transition(field=status, source=S.APPROVED, target=S.ISSUED)
+    def issue(self):
+        pass
+
+    @transition(field=status, source=BEFORE_ISSUE, target=S.WITHDRAWN)
+    def withdraw(self):
+        pass
+
+    @transition(field=status, source=BEFORE_ISSUE, target=S.TERMINATED)
+    def terminate(self):
+        """The claims administrator authorised the treatment."""
+
+
+class Diagnosis(models.Model):
+    """One of the case's listed diagnoses, in the order the records give them."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="diagnoses")
+    position = models.PositiveSmallIntegerField()
+    icd10_code = models.CharField("ICD-10 code", max_length=8, validators=[icd10_validator])
+    description = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["case", "position"]
+        verbose_name_plural = "diagnoses"
+        constraints = [
+            models.UniqueConstraint(fields=["case", "position"], name="diagnosis_unique_position"),
+            models.CheckConstraint(condition=Q(icd10_code__regex=ICD10_RE), name="diagnosis_icd10_shape"),
+        ]
+
+    def __str__(self):
+        return f"{self.icd10_code} {self.description}"
+
+
+class Guideline(models.Model):
+    """A source of medical evidence, ranked by the search sequence of 8 CCR 9792.21.1."""
+
+    class Source(models.TextChoices):
+        MTUS = "mtus", "MTUS"
+        ACOEM = "acoem", "ACOEM"
+        ODG = "odg", "ODG"
+        OTHER_GUIDELINE = "other", "Other national guideline"
+        STUDY = "study", "Peer-reviewed study"
+
+    SEARCH_SEQUENCE = {
+        Source.MTUS: 1,
+        Source.ACOEM: 2,
+        Source.ODG: 2,
+        Source.OTHER_GUIDELINE: 3,
+        Source.STUDY: 4,
+    }
+
+    source = models.CharField(max_length=8, choices=Source.choices)
+    title = models.CharField(
+        max_length=240, help_text="Title and edition, e.g. MTUS Chronic Pain Medical Treatment Guidelines 2009."
+    )
+    edition = models.CharField(max_length=40, blank=True)
+    citation_name = models.CharField(
+        max_length=240,
+        help_text='How letters name it, e.g. "MTUS Chronic Pain Treatment Guidelines".',
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["source", "title"]
+        constraints = [models.UniqueConstraint(fields=["title", "edition"], name="guideline_unique_title_edition")]
+
+    def __str__(self):
+        return f"{self.title} {self.edition}".strip()
+
+    @property
+    def search_sequence(self) -> int:
+        """1 = MTUS, 2 = ACOEM/ODG, 3 = other national guidelines, 4 = studies."""
+        return self.SEARCH_SEQUENCE[self.source]
+
+    @property
+    def is_mtus(self) -> bool:
+        return self.source == self.Source.MTUS
+
+
+class DisputedItem(models.Model):
+    """One disputed treatment request and, once reviewed, its decision."""
+
+    class Side(models.TextChoices):
+        NONE = "", "Not applicable"
+        LEFT = "left", "Left"
+        RIGHT = "right", "Right"
+        BILATERAL = "bilateral", "Bilateral"
+
+    class URAction(models.TextChoices):
+        DENIED = "denied", "Denied"
+        MODIFIED = "modified", "Modified"
+        DELAYED = "delayed", "Delayed"
+
+    class Decision(models.TextChoices):
+        UPHELD = "upheld", "Upheld"
+        OVERTURNED = "overturned", "Overturned"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField()
+    request_text = models.TextField(help_text="As written on the request for authorisation.")
+    category = models.ForeignKey(
+        TreatmentCategory, on_delete=models.PROTECT, related_name="items", limit_choices_to={"parent__isnull": True}
+    )
+    subcategory = models.ForeignKey(
+        TreatmentCategory,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sub_items",
+        limit_choices_to={"parent__isnull": False},
+    )
+    body_part = models.CharField(max_length=120, blank=True)
+    side = models.CharField(max_length=10, choices=Side.choices, blank=True, default=Side.NONE)
+    spinal_level = models.CharField(max_length=40, blank=True, help_text="e.g. L4-5, L5-S1")
+    ur_action = models.CharField("UR action", max_length=10, choices=URAction.choices)
+    authorized_part = models.TextField(blank=True, help_text="What UR authorised, when it modified the request.")
+
+    decision = models.CharField(max_length=12, choices=Decision.choices, blank=True)
+    ca_cited_no_evidence = models.BooleanField("Claims administrator did not cite any medical evidence", default=False)
+    no_citation_reason = models.TextField(
+        blank=True, help_text="Why the review cites no medical evidence, when it cites none."
+    )
+    rationale = models.TextField("Decision rationale", blank=True)
+
+    class Meta:
+        ordering = ["case", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "position"], name="item_unique_position"),
+            models.CheckConstraint(condition=Q(decision__in=["", "upheld", "overturned"]), name="item_decision_valid"),
+            models.CheckConstraint(
+                condition=~Q(ur_action="modified") | ~Q(authorized_part=""),
+                name="item_modified_states_authorized_part",
+            ),
+            models.CheckConstraint(condition=~Q(request_text=""), name="item_request_text_required"),
+        ]
+
+    def __str__(self):
+        return self.request_text
+
+    def clean(self):
+        if self.subcategory_id and self.category_id and self.subcategory.parent_id != self.category_id:
+            raise ValidationError({"subcategory": "Pick a subcategory of the chosen category."})
+
+
+class Citation(models.Model):
+    """A guideline cited for an item, by the claims administrator or by the review."""
+
+    class Role(models.TextChoices):
+        CLAIMS_ADMINISTRATOR = "ca", "Claims administrator"
+        REVIEW = "review", "Review"
+
+    item = models.ForeignKey(DisputedItem, on_delete=models.CASCADE, related_name="citations")
+    role = models.CharField(max_length=8, choices=Role.choices)
+    position = models.PositiveSmallIntegerField(default=1)
+    guideline = models.ForeignKey(Guideline, on_delete=models.PROTECT, related_name="citations")
+    sections = models.CharField(max_length=240, blank=True, help_text="e.g. Physical Medicine")
+    pages = models.CharField(max_length=60, blank=True, help_text="e.g. 98, 99")
+
+    class Meta:
+        ordering = ["item", "role", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "role", "position"], name="citation_unique_position"),
+        ]
+
+    def __str__(self):
+        parts = [self.guideline.citation_name, self.sections]
+        if self.pages:
+            parts.append(f"Page(s): {self.pages}")
+        return " ".join(p for p in parts if p)
+
+
+class CaseDocument(models.Model):
+    """A medical record or case paper, stored privately and served only through a checked view."""
+
+    class Kind(models.TextChoices):
+        APPLICATION = "application", "Application for IMR"
+        UR_LETTER = "ur_letter", "UR letter"
+        RFA = "rfa", "Request for authorisation"
+        PROGRESS_REPORT = "progress_report", "Progress report"
+        SPECIALIST_REPORT = "specialist_report", "Specialist report"
+        AME_QME = "ame_qme", "AME/QME report"
+        IMAGING = "imaging", "Imaging"
+        OPERATIVE_NOTE = "operative_note", "Operative note"
+        PRIOR_DETERMINATION = "prior_determination", "Prior determination"
+        OTHER = "other", "Other"
+
+    class SubmittedBy(models.TextChoices):
+        CLAIMS_ADMINISTRATOR = "ca", "Claims administrator"
+        EMPLOYEE = "employee", "Employee or representative"
+        PHYSICIAN = "physician", "Physician"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="documents")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    author = models.CharField(max_length=160, blank=True)
+    service_date = models.DateField("Date of service", null=True, blank=True)
+    submitted_by = models.CharField(max_length=10, choices=SubmittedBy.choices)
+    received_at = models.DateTimeField()
+    file = models.FileField(upload_to="cases/%Y/%m/")
+    original_name = models.CharField(max_length=240)
+    content_type = models.CharField(max_length=60)
+    size = models.PositiveBigIntegerField(default=0)
+    page_count = models.PositiveIntegerField(null=True, blank=True)
+    first_opened_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the assigned reviewer first opened it."
+    )
+
+    class Meta:
+        ordering = ["case", "service_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(page_count__isnull=True) | Q(page_count__gte=1), name="document_page_count_positive"
+            ),
+        ]
+
+    def __str__(self):
+        when = f" {self.service_date:%m/%d/%Y}" if self.service_date else ""
+        return f"{self.get_kind_display()}, {self.author or 'unknown author'}{when}"
+
+
+class CaseEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Case events are append-only.")
+
+    def delete(self):
+        raise TypeError("Case events are append-only.")
+
+
+class CaseEvent(models.Model):
+    """Append-only timeline of a case: who moved it from which status to which, and why."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    from_status = models.CharField(max_length=24, choices=Case.Status.choices, blank=True)
+    to_status = models.CharField(max_length=24, choices=Case.Status.choices, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = CaseEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["case", "created_at", "id"]
+
+    def __str__(self):
+        return f"{self.case} {self.from_status}→{self.to_status} {self.note}".strip()
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Case events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Case events are append-only.")
+
+    @classmethod
+    def record(cls, case: Case, *, by, note: str = "", from_status: str = "") -> "CaseEvent":
+        return cls.objects.create(case=case, actor=by, from_status=from_status, to_status=case.status, note=note)
+
+
+class Letter(models.Model):
+    """A rendering of the Final Determination. A ready letter never changes; a correction is a new version."""
+
+    class Kind(models.TextChoices):
+        FINAL_DETERMINATION = "final", "Final determination"
+        PUBLIC_COPY = "public", "Public copy"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RENDERING = "rendering", "Rendering"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="letters")
+    version = models.PositiveSmallIntegerField(default=1)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.FINAL_DETERMINATION)
+    layout = models.CharField(max_length=8, default="2016", help_text="Layout version the letter was rendered with.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    html = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    pdf = models.FileField(upload_to="letters/", blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
+    correction_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "-version", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind", "version"], name="letter_unique_version"),
+            models.CheckConstraint(
+                condition=~Q(status="ready") | (~Q(sha256="") & Q(rendered_at__isnull=False)),
+                name="letter_ready_has_hash_and_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(version=1) | ~Q(correction_reason=""), name="letter_correction_has_reason"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.case} v{self.version} {self.get_kind_display()}"
+
+
+class LetterDelivery(models.Model):
+    """One service of a letter on a party: who, how and when."""
+
+    class Method(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        MAIL = "mail", "Mail"
+
+    letter = models.ForeignKey(Letter, on_delete=models.PROTECT, related_name="deliveries")
+    recipient = models.CharField(max_length=200)
+    role = models.CharField(max_length=60, help_text="e.g. Employee, Requesting physician, Claims administrator")
+    method = models.CharField(max_length=8, choices=Method.choices)
+    address = models.TextField(blank=True)
+    served_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["letter", "id"]
+        verbose_name_plural = "letter deliveries"
+
+    def __str__(self):
+        return f"{self.recipient} by {self.get_method_display()}"
+
+
+class CaseNumberSequence(models.Model):
+    """Last case number given in a year; locked row by row so concurrent intakes never collide."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_value = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.year}: {self.last_value}"

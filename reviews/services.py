@@ -1,0 +1,131 @@
+"""Every write that changes a case's state: intake, case numbers and the workflow transitions."""
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from . import deadlines
+from .models import Case, CaseEvent, CaseNumberSequence, Diagnosis, DisputedItem
+from .permissions import is_coordinator
+
+
+def case_number_next(*, year: int) -> str:
+    """Take the next case number of `year` (CM<yy>-<7 digits>); call inside a transaction.
+
+    The sequence row is created if missing (a no-op when another transaction created it
+    first) and then locked, so concurrent intakes wait for each other and never share a
+    number; a rolled-back intake leaves no gap because its increment rolls back too.
+    """
+    CaseNumberSequence.objects.bulk_create([CaseNumberSequence(year=year)], ignore_conflicts=True)
+    sequence = CaseNumberSequence.objects.select_for_update().get(year=year)
+    sequence.last_value += 1
+    sequence.save(update_fields=["last_value"])
+    return f"CM{year % 100:02d}-{sequence.last_value:07d}"
+
+
+def _require_coordinator(user: AbstractBaseUser) -> None:
+    if not is_coordinator(user):
+        raise PermissionDenied("Only case coordinators may do this.")
+
+
+@transaction.atomic
+def case_create(*, by: AbstractBaseUser, diagnoses: Iterable[dict], items: Iterable[dict], **fields) -> Case:
+    """Take in a new case with its ordered diagnoses and disputed items, and give it a number.
+
+    Raises PermissionDenied unless `by` is a coordinator, and ValidationError (nothing saved)
+    when the case, a diagnosis or an item is invalid.
+    """
+    case = case_register(case=Case(**fields), by=by)
+    for position, diagnosis in enumerate(diagnoses, start=1):
+        row = Diagnosis(case=case, position=position, **diagnosis)
+        row.full_clean()
+        row.save()
+    for position, item in enumerate(items, start=1):
+        row = DisputedItem(case=case, position=position, **item)
+        row.full_clean()
+        row.save()
+    return case
+
+
+@transaction.atomic
+def case_register(*, case: Case, by: AbstractBaseUser) -> Case:
+    """Validate and save a new, unsaved case under the next case number of this year.
+
+    Raises PermissionDenied unless `by` is a coordinator and ValidationError when the case is invalid.
+    """
+    _require_coordinator(by)
+    case.full_clean(exclude=["case_number"])
+    case.case_number = case_number_next(year=timezone.localdate().year)
+    case.save()
+    CaseEvent.record(case, by=by, note="application received")
+    return case
+
+
+def _transition(case: Case, name: str, *, by: AbstractBaseUser, note: str = "", **changes) -> Case:
+    """Lock the case, run the fsm transition `name`, apply `changes`, save, and record the event.
+
+    Raises django_fsm.TransitionPermissionDenied when the case is not in a source state of `name`.
+    Callers are atomic; the lock makes concurrent transitions of one case run one at a time.
+    """
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    from_status = case.status
+    getattr(case, name)()
+    for field, value in changes.items():
+        setattr(case, field, value)
+    case.save()
+    CaseEvent.record(case, by=by, note=note, from_status=from_status)
+    return case
+
+
+@transaction.atomic
+def case_confirm_eligibility(*, case: Case, by: AbstractBaseUser, eligible: bool, reason: str = "") -> Case:
+    """Record the coordinator's eligibility decision; an ineligible case closes with `reason`.
+
+    Raises PermissionDenied for a non-coordinator, ValueError when an ineligible case has no reason,
+    and TransitionPermissionDenied unless the case is received.
+    """
+    _require_coordinator(by)
+    if eligible:
+        return _transition(case, "confirm_eligible", by=by, note=reason or "eligible")
+    if not reason.strip():
+        raise ValueError("Give the reason the application is ineligible.")
+    return _transition(case, "confirm_ineligible", by=by, note=reason, closed_reason=reason)
+
+
+@transaction.atomic
+def case_request_records(
+    *, case: Case, by: AbstractBaseUser, sent_on: dt.date | None = None, electronic: bool = True
+) -> Case:
+    """Send the notice of assignment and request for information; start the records clock.
+
+    Raises PermissionDenied for a non-coordinator and TransitionPermissionDenied unless the case is eligible.
+    """
+    _require_coordinator(by)
+    sent_on = sent_on or timezone.localdate()
+    due = deadlines.records_due(sent_on, case.priority, electronic=electronic)
+    return _transition(
+        case, "request_records", by=by, note=f"records requested, due {due:%m/%d/%Y}", records_due_date=due
+    )
+
+
+@transaction.atomic
+def case_complete_records(*, case: Case, by: AbstractBaseUser, on: dt.date | None = None) -> Case:
+    """Mark the records complete on `on` and compute the decision due date from the priority.
+
+    Raises PermissionDenied for a non-coordinator and TransitionPermissionDenied unless the case awaits records.
+    """
+    _require_coordinator(by)
+    on = on or timezone.localdate()
+    due = deadlines.decision_due(on, case.priority)
+    return _transition(
+        case,
+        "complete_records",
+        by=by,
+        note=f"records complete, decision due {due:%m/%d/%Y}",
+        records_complete_date=on,
+        decision_due_date=due,
+    )
