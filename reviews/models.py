@@ -410,6 +410,10 @@ class Case(FSMModelMixin, models.Model):
     def __str__(self):
         return self.case_number
 
+    def clean_fields(self, exclude=None):
+        # The status is protected: only transitions write it, and field cleaning would reassign it.
+        super().clean_fields(exclude={*(exclude or ()), "status"})
+
     def clean(self):
         errors = {}
         if self.date_of_injury and self.ur_decision_date and self.date_of_injury > self.ur_decision_date:
