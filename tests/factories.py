@@ -15,6 +15,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ["username"]
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     first_name = factory.Faker("first_name")
@@ -46,6 +47,7 @@ class SpecialtyFactory(factory.django.DjangoModelFactory):
 class ReviewerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = models.Reviewer
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     degree = models.Reviewer.Degree.MD
@@ -182,3 +184,57 @@ class LetterDeliveryFactory(factory.django.DjangoModelFactory):
     role = "Employee"
     method = models.LetterDelivery.Method.MAIL
     address = "1 Main Street, Sacramento, CA 95814"
+
+
+class AffiliationFactory(factory.django.DjangoModelFactory):
+    """A declared tie to one organisation (the default party); pass provider or employee_name instead."""
+
+    class Meta:
+        model = models.Affiliation
+
+    reviewer = factory.SubFactory(ReviewerFactory)
+    kind = models.Affiliation.Kind.CONTRACT
+    organization = factory.SubFactory(OrganizationFactory)
+
+
+class CitationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Citation
+
+    item = factory.SubFactory(DisputedItemFactory)
+    role = models.Citation.Role.REVIEW
+    position = 1
+    guideline = factory.SubFactory(GuidelineFactory)
+    sections = "Physical Medicine"
+    pages = "98, 99"
+
+
+class CaseDocumentFactory(factory.django.DjangoModelFactory):
+    """A document row; the file name is recorded but no file is written."""
+
+    class Meta:
+        model = models.CaseDocument
+
+    case = factory.SubFactory(CaseFactory)
+    kind = models.CaseDocument.Kind.PROGRESS_REPORT
+    author = "Dr. Provider"
+    service_date = dt.date(2026, 9, 15)
+    submitted_by = models.CaseDocument.SubmittedBy.CLAIMS_ADMINISTRATOR
+    received_at = factory.LazyFunction(timezone.now)
+    file = "cases/2026/10/progress-report.pdf"
+    original_name = "progress-report.pdf"
+    content_type = "application/pdf"
+    size = 1024
+    page_count = 3
+
+
+class LetterFactory(factory.django.DjangoModelFactory):
+    """A queued first version of the final determination."""
+
+    class Meta:
+        model = models.Letter
+
+    case = factory.SubFactory(CaseFactory)
+    version = 1
+    kind = models.Letter.Kind.FINAL_DETERMINATION
+    status = models.Letter.Status.QUEUED

@@ -1,0 +1,73 @@
+"""The landing page and the login it sits behind, for each role."""
+
+import pytest
+
+from reviews import services
+from tests.factories import CaseFactory
+
+
+def test_anonymous_users_are_sent_to_the_login_page(client, db):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_logging_in_with_the_form_lands_on_the_home_page(client, coordinator):
+    response = client.post(
+        "/accounts/login/", {"username": "alice", "password": "correct horse battery staple"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == "/"
+    assert b"Alice" in response.content
+
+
+def test_a_wrong_password_is_refused_with_a_message_in_place(client, coordinator):
+    response = client.post("/accounts/login/", {"username": "alice", "password": "nope"})
+    assert response.status_code == 200
+    assert b"Please enter a correct username and password" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_logging_out_ends_the_session(client, coordinator):
+    client.force_login(coordinator)
+    response = client.post("/accounts/logout/")
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session
+
+
+def test_coordinators_see_counts_by_status_and_the_admin_link(client, coordinator):
+    CaseFactory.create_batch(3)
+    client.force_login(coordinator)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert dict(response.context["status_counts"])["Received"] == 3
+    assert b'href="/admin/"' in response.content
+
+
+def test_reviewers_see_only_their_own_open_cases(client, reviewer, other_reviewer, coordinator):
+    mine, theirs = CaseFactory(), CaseFactory()
+    for case, who in ((mine, reviewer), (theirs, other_reviewer)):
+        case = services.case_confirm_eligibility(case=case, by=coordinator, eligible=True)
+        case = services.case_request_records(case=case, by=coordinator)
+        case = services.case_complete_records(case=case, by=coordinator)
+        services._transition(case, "assign", by=coordinator, reviewer=who)
+    client.force_login(reviewer.user)
+    response = client.get("/")
+    assert [c.case_number for c in response.context["my_cases"]] == [mine.case_number]
+    assert "status_counts" not in response.context
+    assert b'href="/admin/"' not in response.content
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_the_home_page_only_answers_get(client, coordinator, method):
+    client.force_login(coordinator)
+    assert getattr(client, method)("/").status_code == 405
+
+
+def test_the_home_page_costs_a_fixed_number_of_queries(client, coordinator, django_assert_max_num_queries):
+    client.force_login(coordinator)
+    CaseFactory.create_batch(2)
+    with django_assert_max_num_queries(6) as few:
+        client.get("/")
+    CaseFactory.create_batch(20)
+    with django_assert_max_num_queries(len(few)):
+        client.get("/")
