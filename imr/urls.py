@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from health_check.views import HealthCheckView
 
-from reviews.forms import LoginForm
+from reviews.forms.auth import LoginForm
 
 admin.site.site_header = "IMR Desk administration"
 admin.site.site_title = "IMR Desk admin"

@@ -1,11 +1,11 @@
-"""URLs of the reviews application."""
+"""URLs of the reviews application; case pages carry the case number, never the primary key."""
 
 from django.urls import path
 
-from . import views
+from .views import home
 
 app_name = "reviews"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
 ]

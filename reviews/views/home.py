@@ -1,12 +1,12 @@
-"""Views: fetch and authorise, validate, call a service, redirect with a message."""
+"""Home: the landing page of each role."""
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from .models import Case
-from .permissions import is_coordinator, is_reviewer
+from ..models import Case
+from ..permissions import is_coordinator, is_reviewer
 
 
 @require_GET

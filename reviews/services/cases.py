@@ -1,4 +1,4 @@
-"""Every write that changes a case's state: intake, case numbers and the workflow transitions."""
+"""Case intake, case numbers and the workflow transitions up to assignment."""
 
 import datetime as dt
 from collections.abc import Iterable
@@ -8,9 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from . import deadlines
-from .models import Case, CaseEvent, CaseNumberSequence, Diagnosis, DisputedItem
-from .permissions import is_coordinator
+from .. import deadlines
+from ..models import Case, CaseEvent, CaseNumberSequence, Diagnosis, DisputedItem
+from ..permissions import is_coordinator
 
 
 def case_number_next(*, year: int) -> str:

@@ -1,4 +1,4 @@
-"""Forms: parse and validate input; crispy FormHelpers set the layout."""
+"""Authentication forms."""
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
