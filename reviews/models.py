@@ -291,8 +291,77 @@ WITH_REVIEWER = [S.ASSIGNED, S.ACCEPTED, S.IN_REVIEW, S.RETURNED]
 
 
 class CaseQuerySet(models.QuerySet):
+    # The statuses in which a case counts against its reviewer's capacity: from assignment
+    # until the coordinator approves the determination.
+    LOAD_STATUSES = [*WITH_REVIEWER, S.SUBMITTED]
+
     def open(self):
         return self.exclude(status__in=Case.CLOSED_STATUSES)
+
+    def undecided(self):
+        """Open cases whose determination is still to be made: the ones a decision clock runs for."""
+        return self.open().filter(decision_date__isnull=True)
+
+    def overdue(self, today):
+        """Undecided cases due before `today`: a decision is due at the end of its day, California time."""
+        return self.undecided().filter(decision_due_date__lt=today)
+
+    def due_between(self, first, last):
+        """Undecided cases whose decision is due from `first` to `last`, both included."""
+        return self.undecided().filter(decision_due_date__range=(first, last))
+
+    def with_due_order(self):
+        """Expedited cases first, then by decision due date (cases without one last), then case number."""
+        return self.alias(
+            expedited_last=models.Case(
+                models.When(priority=Case.Priority.EXPEDITED, then=models.Value(0)),
+                default=models.Value(1),
+                output_field=models.IntegerField(),
+            )
+        ).order_by("expedited_last", F("decision_due_date").asc(nulls_last=True), "case_number")
+
+    def for_dashboard(self):
+        """Rows of the coordinator's dashboard lists: the reviewer named, in due order."""
+        return self.select_related("reviewer__user").with_due_order()
+
+    def dashboard_counts(self, *, today, soon_until) -> dict:
+        """Cases by status, and how many undecided ones are overdue or due by `soon_until`, in one query.
+
+        Returns {"by_status": {status: n}, "overdue": n, "due_soon": n}.
+        """
+        undecided = ~Q(status__in=Case.CLOSED_STATUSES) & Q(decision_date__isnull=True)
+        rows = (
+            self.order_by()  # the default ordering would join the GROUP BY
+            .values("status")
+            .annotate(
+                n=models.Count("pk"),
+                overdue=models.Count("pk", filter=undecided & Q(decision_due_date__lt=today)),
+                due_soon=models.Count("pk", filter=undecided & Q(decision_due_date__range=(today, soon_until))),
+            )
+        )
+        counts = {"by_status": {}, "overdue": 0, "due_soon": 0}
+        for row in rows:
+            counts["by_status"][row["status"]] = row["n"]
+            counts["overdue"] += row["overdue"]
+            counts["due_soon"] += row["due_soon"]
+        return counts
+
+    def for_case_list(self):
+        """Rows of the case list: claims administrator, reviewer and the number of disputed items.
+
+        The item count is a correlated subquery rather than a JOIN + GROUP BY, so the database
+        counts items for the rows of the page only, after sorting and LIMIT.
+        """
+        items = (
+            DisputedItem.objects.filter(case=models.OuterRef("pk"))
+            .order_by()
+            .values("case")
+            .annotate(n=models.Count("pk"))
+            .values("n")
+        )
+        return self.select_related("claims_administrator", "reviewer__user").annotate(
+            item_count=models.functions.Coalesce(models.Subquery(items, output_field=models.IntegerField()), 0)
+        )
 
 
 class Case(FSMModelMixin, models.Model):
@@ -361,6 +430,9 @@ class Case(FSMModelMixin, models.Model):
     decision_due_date = models.DateField(null=True, blank=True, db_index=True)
     decision_date = models.DateField(null=True, blank=True)
     closed_reason = models.TextField(blank=True)
+    # Set by the deadline sweep, so each case is announced once as due soon and once as overdue.
+    due_soon_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    overdue_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     reviewer = models.ForeignKey(Reviewer, null=True, blank=True, on_delete=models.PROTECT, related_name="cases")
     remand_of = models.ForeignKey(
@@ -447,6 +519,10 @@ class Case(FSMModelMixin, models.Model):
     @transition(field=status, source=S.READY_FOR_ASSIGNMENT, target=S.ASSIGNED)
     def assign(self):
         pass
+
+    @transition(field=status, source=WITH_REVIEWER, target=S.ASSIGNED)
+    def reassign(self):
+        """The coordinator gives the case to another reviewer; the previous one is excluded."""
 
     @transition(field=status, source=WITH_REVIEWER, target=S.READY_FOR_ASSIGNMENT)
     def release(self):
@@ -689,6 +765,23 @@ class CaseDocument(models.Model):
     def __str__(self):
         when = f" {self.service_date:%m/%d/%Y}" if self.service_date else ""
         return f"{self.get_kind_display()}, {self.author or 'unknown author'}{when}"
+
+
+class CaseExclusion(models.Model):
+    """A reviewer who may no longer review a case: declined it, was found conflicted, or was replaced."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="exclusions")
+    reviewer = models.ForeignKey(Reviewer, on_delete=models.CASCADE, related_name="exclusions")
+    reason = models.CharField(max_length=240)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["case", "reviewer"], name="exclusion_unique_per_case")]
+
+    def __str__(self):
+        return f"{self.reviewer} excluded from {self.case}: {self.reason}"
 
 
 class CaseEventQuerySet(models.QuerySet):

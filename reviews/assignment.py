@@ -1,0 +1,203 @@
+"""The rules of assignment (DESIGN.md section 5): who may review a case, and in which order.
+
+One function, `eligibility_problems`, decides; the assignment page, the assignment service
+and the admin all go through it, so no path can give a case to a conflicted, unlicensed,
+uncertified or overloaded reviewer. Reads are batched: ranking every reviewer for a case
+costs a fixed number of queries whatever the number of reviewers.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, Min, Prefetch, Q
+from django.utils import timezone
+
+from .models import (
+    Affiliation,
+    BoardCertification,
+    Case,
+    CaseExclusion,
+    License,
+    Reviewer,
+    normalize_name,
+)
+
+# Cases that count against a reviewer's capacity.
+OPEN_FOR_REVIEWER = [*Case.WITH_REVIEWER, Case.Status.SUBMITTED]
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the rules need to know about a case, loaded once."""
+
+    items: list[tuple[str, set[int]]]  # (request text, accepted specialty ids) per disputed item
+    organizations: dict[int, str]  # party organisation id -> its role on the case
+    provider_ids: set[int]
+    employee_name: str
+    employee_birth_date: dt.date | None
+    remanded_reviewer_id: int | None
+    current_reviewer_id: int | None
+    excluded_reviewer_ids: set[int]
+    provider_specialty_ids: set[int]
+
+
+@dataclass
+class Candidate:
+    reviewer: Reviewer
+    problems: list[str]
+    exact_specialty: bool
+    load: int
+    free_from: dt.date | None = None  # due date of the reviewer's next case: when they free up
+    specialties: list[str] = field(default_factory=list)
+
+    @property
+    def eligible(self) -> bool:
+        return not self.problems
+
+
+def case_facts(case: Case) -> CaseFacts:
+    """Load the parties, item categories, remand and exclusions of `case` (4 queries)."""
+    items = [
+        (item.request_text, {s.pk for s in item.category.accepted_specialties.all()})
+        for item in case.items.select_related("category").prefetch_related("category__accepted_specialties")
+    ]
+    organizations = {
+        org_id: role
+        for org_id, role in (
+            (case.employer_id, "the employer"),
+            (case.claims_administrator_id, "the claims administrator"),
+            (case.ur_organization_id, "the utilization review organisation"),
+            (case.employee_attorney_id, "the employee's attorney"),
+            (case.requesting_provider.group_id, "the requesting provider's group"),
+        )
+        if org_id
+    }
+    specialty = case.requesting_provider.specialty
+    return CaseFacts(
+        items=items,
+        organizations=organizations,
+        provider_ids={case.requesting_provider_id},
+        employee_name=normalize_name(case.employee_name),
+        employee_birth_date=case.employee_birth_date,
+        remanded_reviewer_id=case.remand_of.reviewer_id if case.remand_of_id else None,
+        current_reviewer_id=case.reviewer_id,
+        excluded_reviewer_ids=set(CaseExclusion.objects.filter(case=case).values_list("reviewer_id", flat=True)),
+        provider_specialty_ids={specialty.pk, specialty.parent_id} - {None} if specialty else set(),
+    )
+
+
+def reviewers_for_ranking(today: dt.date, reviewer_ids=None):
+    """Active reviewers with their valid credentials, affiliations and open load (4 queries)."""
+    queryset = Reviewer.objects.filter(active=True)
+    if reviewer_ids is not None:
+        queryset = Reviewer.objects.filter(pk__in=reviewer_ids)
+    return (
+        queryset.select_related("user")
+        .prefetch_related(
+            Prefetch("licenses", queryset=License.objects.order_by("state")),
+            Prefetch(
+                "certifications",
+                queryset=BoardCertification.objects.select_related("specialty__parent"),
+            ),
+            Prefetch("affiliations", queryset=Affiliation.objects.all()),
+        )
+        .annotate(
+            open_load=Count("cases", filter=Q(cases__status__in=OPEN_FOR_REVIEWER), distinct=True),
+            next_due=Min("cases__decision_due_date", filter=Q(cases__status__in=OPEN_FOR_REVIEWER)),
+        )
+        .order_by("user__last_name", "user__first_name")
+    )
+
+
+def eligibility_problems(facts: CaseFacts, reviewer: Reviewer, today: dt.date) -> list[str]:
+    """Every reason `reviewer` may not review the case; empty when eligible.
+
+    `reviewer` must come from reviewers_for_ranking() (prefetched credentials and load).
+    """
+    problems = []
+    if not reviewer.active:
+        problems.append("inactive")
+
+    licenses = list(reviewer.licenses.all())
+    valid = [lic for lic in licenses if lic.status == License.Status.ACTIVE and lic.expires_on >= today]
+    if settings.IMR_REQUIRE_CALIFORNIA_LICENSE:
+        california = [lic for lic in licenses if lic.state == "CA"]
+        if not california:
+            problems.append("no California licence")
+        elif not any(lic in valid for lic in california):
+            lic = max(california, key=lambda lic: lic.expires_on)
+            if lic.status != License.Status.ACTIVE:
+                problems.append(f"California licence {lic.get_status_display().lower()}")
+            else:
+                problems.append(f"licence expired on {lic.expires_on:%m/%d/%Y}")
+    elif not valid:
+        problems.append("no active, unexpired licence")
+
+    certified = set()
+    for cert in reviewer.certifications.all():
+        if cert.expires_on is None or cert.expires_on >= today:
+            certified.add(cert.specialty_id)
+            if cert.specialty.parent_id:
+                certified.add(cert.specialty.parent_id)  # a subspecialist also holds the specialty
+    for request_text, accepted in facts.items:
+        if not accepted & certified:
+            problems.append(f"no accepted specialty for item “{_short(request_text)}”")
+
+    for affiliation in reviewer.affiliations.all():
+        if affiliation.organization_id in facts.organizations:
+            problems.append(f"affiliated with {facts.organizations[affiliation.organization_id]}")
+        elif affiliation.provider_id in facts.provider_ids:
+            problems.append("affiliated with the requesting provider")
+        elif affiliation.employee_name and normalize_name(affiliation.employee_name) == facts.employee_name:
+            born = affiliation.employee_birth_date
+            if born is None or facts.employee_birth_date is None or born == facts.employee_birth_date:
+                problems.append(f"declared tie to the employee ({affiliation.get_kind_display().lower()})")
+
+    if reviewer.pk == facts.current_reviewer_id:
+        problems.append("holds this case now")
+    if reviewer.pk == facts.remanded_reviewer_id:
+        problems.append("reviewed the remanded case")
+    if reviewer.pk in facts.excluded_reviewer_ids:
+        problems.append("excluded from this case earlier")
+    if reviewer.open_load >= reviewer.capacity:
+        problems.append(f"at capacity ({reviewer.open_load} of {reviewer.capacity} open cases)")
+    return problems
+
+
+def rank_reviewers(case: Case) -> tuple[list[Candidate], list[Candidate]]:
+    """The eligible reviewers in order (exact specialty, lowest load, earliest free), and the others with reasons."""
+    today = timezone.localdate()
+    facts = case_facts(case)
+    candidates = []
+    for reviewer in reviewers_for_ranking(today):
+        specialty_ids = set()
+        for cert in reviewer.certifications.all():
+            specialty_ids |= {cert.specialty_id, cert.specialty.parent_id} - {None}
+        candidates.append(
+            Candidate(
+                reviewer=reviewer,
+                problems=eligibility_problems(facts, reviewer, today),
+                exact_specialty=bool(specialty_ids & facts.provider_specialty_ids),
+                load=reviewer.open_load,
+                free_from=reviewer.next_due,
+                specialties=[c.specialty.name for c in reviewer.certifications.all()],
+            )
+        )
+    eligible = sorted(
+        (c for c in candidates if c.eligible),
+        key=lambda c: (not c.exact_specialty, c.load, c.free_from or dt.date.min),
+    )
+    excluded = [c for c in candidates if not c.eligible]
+    return eligible, excluded
+
+
+def problems_for(case: Case, reviewer: Reviewer) -> list[str]:
+    """The rules applied to one reviewer: what the service and the admin call before assigning."""
+    today = timezone.localdate()
+    loaded = reviewers_for_ranking(today, reviewer_ids=[reviewer.pk]).get()
+    return eligibility_problems(case_facts(case), loaded, today)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

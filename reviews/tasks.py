@@ -1,0 +1,31 @@
+"""Celery tasks: thin wrappers that take ids, call one service, and retry only transient failures."""
+
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.db import OperationalError, transaction
+
+from .models import Case
+from .services import notifications
+
+TRANSIENT = (SMTPException, ConnectionError, TimeoutError, OperationalError)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5, time_limit=60)
+def notify_reviewer_assigned(case_id: int) -> None:
+    case = Case.objects.select_related("reviewer__user").get(pk=case_id)
+    notifications.reviewer_assigned_email_send(case=case)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5, time_limit=60)
+def send_deadline_digest(overdue_ids: list[int], due_soon_ids: list[int]) -> None:
+    notifications.deadline_digest_send(overdue_ids=overdue_ids, due_soon_ids=due_soon_ids)
+
+
+@shared_task(time_limit=120)
+def deadline_sweep() -> None:
+    """Every 15 minutes (beat): announce newly due-soon and overdue cases to the coordinators once."""
+    with transaction.atomic():
+        overdue, due_soon = notifications.deadline_sweep()
+        if overdue or due_soon:
+            send_deadline_digest.delay_on_commit(overdue, due_soon)
