@@ -5,9 +5,10 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from .models import Case
+from .models import Case, CaseDocument
 
 COORDINATORS = "Coordinators"
 REVIEWERS = "Reviewers"
@@ -48,3 +49,39 @@ def get_case_for_coordinator(user: AbstractBaseUser, case_number: str, queryset=
     if not is_coordinator(user):
         raise PermissionDenied("This page is for case coordinators.")
     return get_object_or_404(queryset if queryset is not None else Case.objects.all(), case_number=case_number)
+
+
+# The reviewer sees the records and the review only once they have accepted the case (with the
+# conflict attestation); before that, only the attestation page.
+REVIEWER_READING_STATUSES = (
+    Case.Status.ACCEPTED,
+    Case.Status.IN_REVIEW,
+    Case.Status.SUBMITTED,
+    Case.Status.RETURNED,
+    Case.Status.APPROVED,
+    Case.Status.ISSUED,
+)
+
+
+def get_case_for_reviewer(user: AbstractBaseUser, case_number: str, *, accepted: bool = True, queryset=None) -> Case:
+    """The case, for its assigned reviewer (once accepted, unless `accepted` is False); 404 for anyone else."""
+    if not is_reviewer(user):
+        raise Http404("No such case.")
+    statuses = REVIEWER_READING_STATUSES if accepted else (Case.Status.ASSIGNED,)
+    queryset = queryset if queryset is not None else Case.objects.all()
+    return get_object_or_404(queryset, case_number=case_number, reviewer__user=user, status__in=statuses)
+
+
+def get_document_for_user(user: AbstractBaseUser, case_number: str, document_id: int) -> CaseDocument:
+    """A case's document, for a coordinator or for the case's reviewer once they accepted it; 404 for anyone else.
+
+    The case and its reviewer come with it (select_related), ready for services.document_open.
+    """
+    documents = CaseDocument.objects.select_related("case", "case__reviewer").filter(
+        pk=document_id, case__case_number=case_number
+    )
+    if is_coordinator(user):
+        return get_object_or_404(documents)
+    if is_reviewer(user):
+        return get_object_or_404(documents, case__reviewer__user=user, case__status__in=REVIEWER_READING_STATUSES)
+    raise Http404("No such document.")

@@ -29,3 +29,9 @@ def deadline_sweep() -> None:
         overdue, due_soon = notifications.deadline_sweep()
         if overdue or due_soon:
             send_deadline_digest.delay_on_commit(overdue, due_soon)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5, time_limit=60)
+def notify_coordinators_declined(case_id: int) -> None:
+    case = Case.objects.get(pk=case_id)
+    notifications.coordinators_declined_email_send(case=case)

@@ -35,6 +35,23 @@ def reviewer_assigned_email_send(*, case: Case) -> None:
     _send("case-assigned", {"case": case, "link": link}, [case.reviewer.user.email])
 
 
+def _coordinator_addresses() -> list[str]:
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=COORDINATORS)
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+
+
+def coordinators_declined_email_send(*, case: Case) -> None:
+    """Tell the coordinators a reviewer declined a case, so they assign it again."""
+    if recipients := _coordinator_addresses():
+        link = _absolute(reverse("reviews:case_assign", args=[case.case_number]))
+        _send("case-declined", {"case": case, "link": link}, recipients)
+
+
 @transaction.atomic
 def deadline_sweep(*, today: dt.date | None = None) -> tuple[list[int], list[int]]:
     """Claim the open cases that became overdue or due soon and were not yet announced.
@@ -65,13 +82,7 @@ def deadline_sweep(*, today: dt.date | None = None) -> tuple[list[int], list[int
 
 def deadline_digest_send(*, overdue_ids: list[int], due_soon_ids: list[int]) -> int:
     """E-mail one digest to every active coordinator; returns the number of recipients."""
-    recipients = list(
-        get_user_model()
-        .objects.filter(is_active=True, groups__name=COORDINATORS)
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
+    recipients = _coordinator_addresses()
     if not recipients or not (overdue_ids or due_soon_ids):
         return 0
     cases = Case.objects.filter(pk__in=overdue_ids + due_soon_ids).order_by("decision_due_date", "case_number")
