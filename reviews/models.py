@@ -444,6 +444,9 @@ class Case(FSMModelMixin, models.Model):
         help_text="The earlier case this one re-reviews; its reviewer may not review this one.",
     )
     clinical_case_summary = models.TextField(blank=True)
+    # Bumped on every save of the summary: a save made from an older copy is refused, not merged.
+    summary_version = models.PositiveIntegerField(default=0, editable=False)
+    qa_comments = models.TextField("Quality review comments", blank=True, help_text="Shown to the reviewer on return.")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -671,6 +674,8 @@ class DisputedItem(models.Model):
         blank=True, help_text="Why the review cites no medical evidence, when it cites none."
     )
     rationale = models.TextField("Decision rationale", blank=True)
+    # Bumped on every save of the panel (decision, guidelines, rationale): stale saves are refused.
+    version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["case", "position"]
