@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 
 from .models import Case
+from .services import letters as letter_services
 from .services import notifications
 
 TRANSIENT = (SMTPException, ConnectionError, TimeoutError, OperationalError)
@@ -35,3 +36,23 @@ def deadline_sweep() -> None:
 def notify_coordinators_declined(case_id: int) -> None:
     case = Case.objects.get(pk=case_id)
     notifications.coordinators_declined_email_send(case=case)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, time_limit=300, soft_time_limit=280)
+def letter_render(self, letter_id: int) -> None:
+    """Render one version of a letter. Transient failures retry with backoff; the last one marks it failed."""
+    try:
+        letter_services.letter_render(letter_id=letter_id)
+    except TRANSIENT + (OSError,) as e:
+        if self.request.retries >= self.max_retries:
+            letter_services.letter_mark_failed(letter_id=letter_id, reason=f"{type(e).__name__}: {e}")
+            raise
+        raise self.retry(exc=e, countdown=2 ** (self.request.retries + 1)) from e
+    except Exception as e:  # bad data or a bug: retrying would fail the same way
+        letter_services.letter_mark_failed(letter_id=letter_id, reason=f"{type(e).__name__}: {e}")
+        raise
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5, time_limit=120)
+def letter_serve(letter_id: int) -> None:
+    letter_services.letter_serve(letter_id=letter_id)

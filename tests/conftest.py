@@ -78,7 +78,46 @@ def queued(monkeypatch):
     from reviews import tasks
 
     calls = []
-    for name in ("notify_reviewer_assigned", "send_deadline_digest"):
+    for name in (
+        "notify_reviewer_assigned",
+        "notify_coordinators_declined",
+        "send_deadline_digest",
+        "letter_render",
+        "letter_serve",
+    ):
         task = getattr(tasks, name)
         monkeypatch.setattr(task, "delay", lambda *args, _name=name, **kwargs: calls.append((_name, args)))
     return calls
+
+
+@pytest.fixture
+def submitted_case(ready_case, coordinator, reviewer):
+    """ready_case reviewed by bob and submitted: accepted with the attestation, summary written, the item
+    upheld on an MTUS citation (the claims administrator cited none), its one document opened."""
+    from reviews import services
+    from tests.factories import CaseDocumentFactory, GuidelineFactory
+
+    document = CaseDocumentFactory(case=ready_case, author="Dr. Linda Marsh")
+    case = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
+    case = services.case_accept(case=case, by=reviewer.user, attested=True)
+    services.case_summary_save(
+        case=case,
+        by=reviewer.user,
+        version=case.summary_version,
+        text="The patient is a 57-year-old female with chronic low back pain after a lifting injury.",
+    )
+    guideline = GuidelineFactory()
+    for item in case.items.all():
+        services.item_review_save(
+            item=item,
+            by=reviewer.user,
+            version=item.version,
+            decision="upheld",
+            ca_cited_no_evidence=True,
+            ca_citations=[],
+            review_citations=[services.CitationInput(guideline, sections="Physical Medicine", pages="98, 99")],
+            no_citation_reason="",
+            rationale="MTUS pages 98 and 99 recommend 9 to 10 sessions; the 12 requested exceed them.",
+        )
+    services.document_open(document=document, by=reviewer.user)
+    return services.case_submit(case=case, by=reviewer.user)

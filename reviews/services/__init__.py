@@ -1,5 +1,6 @@
 """Every write that changes state, one module per area; import them from here."""
 
+from .assignment import ReviewerNotEligible, case_assign_reviewer, case_reassign_reviewer
 from .cases import (
     case_complete_records,
     case_confirm_eligibility,
@@ -8,12 +9,53 @@ from .cases import (
     case_register,
     case_request_records,
 )
+from .documents import document_add, document_add_many, document_open
+from .imports import ImportResult, cases_import_csv
+from .letters import letter_correct, letter_queue, letter_retry
+from .parties import organization_get_or_create, provider_get_or_create
+from .review import (
+    CitationInput,
+    StaleDraft,
+    SubmissionIncomplete,
+    case_accept,
+    case_approve,
+    case_decline,
+    case_return_to_reviewer,
+    case_submit,
+    case_summary_save,
+    item_review_save,
+    submission_problems,
+)
 
 __all__ = [
+    "ImportResult",
+    "cases_import_csv",
+    "ReviewerNotEligible",
+    "case_assign_reviewer",
+    "case_reassign_reviewer",
     "case_complete_records",
     "case_confirm_eligibility",
     "case_create",
     "case_number_next",
     "case_register",
     "case_request_records",
+    "document_add",
+    "document_add_many",
+    "document_open",
+    "organization_get_or_create",
+    "provider_get_or_create",
+    "letter_correct",
+    "letter_queue",
+    "letter_retry",
+    "CitationInput",
+    "StaleDraft",
+    "SubmissionIncomplete",
+    "case_accept",
+    "case_approve",
+    "case_decline",
+    "case_return_to_reviewer",
+    "case_submit",
+    "case_summary_save",
+    "item_review_save",
+    "submission_problems",
 ]

@@ -10,6 +10,7 @@ from django.utils import timezone
 from ..models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
 from ..tasks import notify_coordinators_declined
 from .cases import _require_coordinator
+from .letters import letter_queue
 
 # Statuses in which the assigned reviewer writes the determination.
 EDITABLE = [Case.Status.ACCEPTED, Case.Status.IN_REVIEW, Case.Status.RETURNED]
@@ -236,7 +237,7 @@ def case_return_to_reviewer(*, case: Case, by: AbstractBaseUser, comments: str) 
 
 @transaction.atomic
 def case_approve(*, case: Case, by: AbstractBaseUser) -> Case:
-    """Quality review approves the determination: it is final from now on and its letter is queued.
+    """Quality review approves the determination: it is final from now on and its letter is queued after commit.
 
     Raises PermissionDenied for a non-coordinator, SubmissionIncomplete if the determination
     is somehow incomplete, and TransitionNotAllowed unless the case is submitted.
@@ -251,4 +252,5 @@ def case_approve(*, case: Case, by: AbstractBaseUser) -> Case:
     case.qa_comments = ""
     case.save()
     CaseEvent.record(case, by=by, from_status=from_status, note="approved")
+    letter_queue(case=case, by=by)
     return case

@@ -1,0 +1,185 @@
+"""The Final Determination letter's life: queued on approval, rendered once per version, served on the parties."""
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .. import letters
+from ..models import Case, CaseEvent, Letter, LetterDelivery
+from .cases import _require_coordinator
+
+
+@dataclass(frozen=True)
+class Party:
+    role: str
+    name: str
+    email: str
+    address: str
+
+
+def _queue_render(letter: Letter) -> None:
+    from ..tasks import letter_render  # tasks import services: import on use
+
+    letter_render.delay_on_commit(letter.pk)
+
+
+def letter_queue(*, case: Case, by: AbstractBaseUser | None, reason: str = "") -> Letter:
+    """Create the next version of the case's letter and its public copy, and queue the rendering.
+
+    Call inside the caller's transaction (approval, or a correction). Returns the served letter.
+    """
+    last = case.letters.aggregate(v=Max("version"))["v"] or 0
+    common = {"case": case, "version": last + 1, "layout": settings.IMR_LETTER_LAYOUT, "correction_reason": reason}
+    final = Letter.objects.create(kind=Letter.Kind.FINAL_DETERMINATION, **common)
+    Letter.objects.create(kind=Letter.Kind.PUBLIC_COPY, **common)
+    _queue_render(final)
+    return final
+
+
+@transaction.atomic
+def letter_correct(*, case: Case, by: AbstractBaseUser, reason: str) -> Letter:
+    """A ready letter never changes: a correction is a new version, with its reason.
+
+    Raises PermissionDenied for a non-coordinator and ValueError without a reason or before
+    the first letter is ready.
+    """
+    _require_coordinator(by)
+    if not reason.strip():
+        raise ValueError("Give the reason for the corrected letter.")
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if not case.letters.filter(status=Letter.Status.READY).exists():
+        raise ValueError("There is no issued letter to correct yet.")
+    letter = letter_queue(case=case, by=by, reason=reason)
+    CaseEvent.record(case, by=by, from_status=case.status, note=f"letter version {letter.version} queued: {reason}")
+    return letter
+
+
+@transaction.atomic
+def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
+    """Queue a failed rendering again. Raises PermissionDenied, ValueError unless the letter failed."""
+    _require_coordinator(by)
+    updated = Letter.objects.filter(case=letter.case, version=letter.version, status=Letter.Status.FAILED).update(
+        status=Letter.Status.QUEUED, failure_reason=""
+    )
+    if not updated:
+        raise ValueError("Only a failed letter can be retried.")
+    final = Letter.objects.get(case=letter.case, version=letter.version, kind=Letter.Kind.FINAL_DETERMINATION)
+    _queue_render(final)
+    return final
+
+
+def pdf_name(letter: Letter) -> str:
+    """One name per case, version and kind: a second rendering overwrites, never adds a file."""
+    suffix = "-public" if letter.kind == Letter.Kind.PUBLIC_COPY else ""
+    return f"letters/{letter.case.case_number}-v{letter.version}{suffix}.pdf"
+
+
+def letter_render(*, letter_id: int) -> bool:
+    """Render a version of a case's letter (served letter and public copy) and issue it.
+
+    Safe to run twice, or again after a crash at any point: a ready letter is left alone, the
+    PDFs are written under fixed names, and the letters become ready and the case issued in
+    one transaction. Returns False when there was nothing left to do.
+    """
+    final = Letter.objects.select_related("case").get(pk=letter_id)
+    if final.status == Letter.Status.READY:
+        return False
+    Letter.objects.filter(case=final.case, version=final.version, status=Letter.Status.QUEUED).update(
+        status=Letter.Status.RENDERING
+    )
+    case = letters.letter_queryset().get(pk=final.case_id)
+    # Render outside the transaction: WeasyPrint takes seconds and holds no lock.
+    outputs = {}
+    for kind, public in ((Letter.Kind.FINAL_DETERMINATION, False), (Letter.Kind.PUBLIC_COPY, True)):
+        html = letters.render_letter(case=case, fmt="html", layout=final.layout, public=public)
+        text = letters.render_letter(case=case, fmt="text", layout=final.layout, public=public)
+        outputs[kind] = (html, text, letters.render_pdf(html))
+
+    with transaction.atomic():
+        rows = {
+            row.kind: row
+            for row in Letter.objects.select_for_update().filter(case=final.case_id, version=final.version)
+        }
+        if rows[Letter.Kind.FINAL_DETERMINATION].status == Letter.Status.READY:
+            return False  # another run finished first
+        now = timezone.now()
+        for kind, (html, text, pdf) in outputs.items():
+            row = rows[kind]
+            name = pdf_name(row)
+            default_storage.delete(name)  # left by a run that died before its commit
+            row.pdf.name = default_storage.save(name, ContentFile(pdf))
+            row.html, row.text = html, text
+            row.sha256 = hashlib.sha256(pdf).hexdigest()
+            row.status, row.rendered_at, row.failure_reason = Letter.Status.READY, now, ""
+            row.save()
+        locked = Case.objects.select_for_update().get(pk=final.case_id)
+        if locked.status == Case.Status.APPROVED:
+            locked.issue()
+            locked.save()
+            CaseEvent.record(locked, by=None, from_status=Case.Status.APPROVED, note=f"letter v{final.version} ready")
+        from ..tasks import letter_serve
+
+        letter_serve.delay_on_commit(final.pk)
+    return True
+
+
+def letter_mark_failed(*, letter_id: int, reason: str) -> None:
+    """Record why rendering gave up, for the coordinator to read and retry."""
+    final = Letter.objects.get(pk=letter_id)
+    Letter.objects.filter(case=final.case_id, version=final.version).exclude(status=Letter.Status.READY).update(
+        status=Letter.Status.FAILED, failure_reason=reason[:2000]
+    )
+
+
+def parties(case: Case) -> list[Party]:
+    """Who is served: the employee (or their attorney), the requesting physician, the claims administrator."""
+    served = [Party("Employee", case.employee_name, "", "")]
+    if case.employee_attorney:
+        a = case.employee_attorney
+        served.append(Party("Employee's attorney", a.name, a.email, a.address))
+    p = case.requesting_provider
+    served.append(Party("Requesting physician", p.name, p.email, p.address))
+    c = case.claims_administrator
+    served.append(Party("Claims administrator", c.name, c.email, c.address))
+    return served
+
+
+def letter_serve(*, letter_id: int) -> int:
+    """E-mail the ready letter (PDF attached) to each party with an address; list the others for mail.
+
+    Safe to run twice: a party already served is not served again. Returns e-mails sent.
+    """
+    letter = Letter.objects.select_related(
+        "case__employee_attorney", "case__requesting_provider", "case__claims_administrator"
+    ).get(pk=letter_id, status=Letter.Status.READY)
+    for party in parties(letter.case):
+        method = LetterDelivery.Method.EMAIL if party.email else LetterDelivery.Method.MAIL
+        letter.deliveries.get_or_create(
+            role=party.role,
+            defaults={"recipient": party.name, "method": method, "address": party.email or party.address},
+        )
+    subject = render_to_string("emails/letter-subject.txt", {"letter": letter}).strip()
+    body = render_to_string(
+        "emails/letter-body.txt", {"letter": letter, "organization_name": settings.IMR_ORGANIZATION_NAME}
+    )
+    with letter.pdf.open("rb") as pdf:
+        attachment = pdf.read()
+    sent = 0
+    # Recorded first, marked served once sent: a crash in between may send one e-mail twice, never none.
+    for delivery in letter.deliveries.filter(method=LetterDelivery.Method.EMAIL, served_at__isnull=True):
+        message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [delivery.address])
+        message.attach(f"{letter.case.case_number}-final-determination.pdf", attachment, "application/pdf")
+        message.send()
+        delivery.served_at = timezone.now()
+        delivery.save(update_fields=["served_at"])
+        sent += 1
+    return sent
