@@ -1,11 +1,52 @@
 """URLs of the reviews application; case pages carry the case number, never the primary key."""
 
-from django.urls import path
+from django.urls import path, register_converter
 
-from .views import home
+from .views import cases, casework, documents, home, imports, intake, quality
+from .views import review
+
+
+class CaseNumberConverter:
+    """CM<yy>-<7 digits>: keeps /cases/new/ and /cases/import/ apart from case pages."""
+
+    regex = r"CM[0-9]{2}-[0-9]{7}"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(CaseNumberConverter, "case")
 
 app_name = "reviews"
 
 urlpatterns = [
     path("", home.home, name="home"),
+    path("cases/", cases.case_list, name="case_list"),
+    path("cases/import/", imports.case_import, name="case_import"),
+    path("cases/new/", intake.case_intake, name="case_intake"),
+    path("cases/qa/", quality.qa_list, name="qa_list"),
+    path("organizations/search/", intake.organization_search, name="organization_search"),
+    path("providers/search/", intake.provider_search, name="provider_search"),
+    path("cases/<case:case_number>/", casework.case_detail, name="case_detail"),
+    path("cases/<case:case_number>/eligibility/", casework.case_eligibility, name="case_eligibility"),
+    path("cases/<case:case_number>/request-records/", casework.case_request_records, name="case_request_records"),
+    path("cases/<case:case_number>/records-complete/", casework.case_records_complete, name="case_records_complete"),
+    path("cases/<case:case_number>/assign/", casework.case_assign, name="case_assign"),
+    path("cases/<case:case_number>/qa/", quality.case_qa, name="case_qa"),
+    path("cases/<case:case_number>/qa/return/", quality.case_qa_return, name="case_qa_return"),
+    path("cases/<case:case_number>/qa/approve/", quality.case_qa_approve, name="case_qa_approve"),
+    path("cases/<case:case_number>/documents/upload/", documents.document_upload, name="document_upload"),
+    path("cases/<case:case_number>/documents/<int:document_id>/", documents.document_file, name="document_file"),
+    # The expert reviewer's pages (reviews.views.review).
+    path("queue/", review.reviewer_queue, name="reviewer_queue"),
+    path("guidelines/search/", review.guideline_search, name="guideline_search"),
+    path("cases/<case:case_number>/attest/", review.case_attest, name="case_attest"),
+    path("cases/<case:case_number>/review/", review.case_workspace, name="case_workspace"),
+    path("cases/<case:case_number>/review/summary/", review.summary_save, name="case_summary_save"),
+    path("cases/<case:case_number>/review/items/<int:position>/", review.item_save, name="case_item_save"),
+    path("cases/<case:case_number>/review/preview/", review.case_preview, name="case_preview"),
+    path("cases/<case:case_number>/review/submit/", review.case_submit, name="case_submit"),
 ]

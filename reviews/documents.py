@@ -1,0 +1,152 @@
+"""Checks on an uploaded record: its type from its content, its size, and its page count."""
+
+import dataclasses
+import warnings
+
+import filetype
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from PIL import Image
+from pypdf import PdfReader
+from pypdf.errors import FileNotDecryptedError
+
+# The types a reviewer's browser opens by itself; the extension is what the stored file gets.
+ALLOWED_TYPES = {
+    "application/pdf": ".pdf",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/tiff": ".tif",
+}
+ALLOWED_LABEL = "PDF, PNG, JPEG or TIFF"
+ACCEPT_ATTRIBUTE = ".pdf,.png,.jpg,.jpeg,.tif,.tiff,application/pdf,image/png,image/jpeg,image/tiff"
+
+# Things people rename to .pdf, named so the refusal says what the file really is.
+_EXECUTABLE_MIMES = {
+    "application/x-executable": "a Linux program (ELF)",
+    "application/x-msdownload": "a Windows program",
+    "application/x-mach-binary": "a macOS program",
+    "application/x-shockwave-flash": "a Flash file",
+}
+_HEAD_BYTES = 8192  # what filetype reads; enough for every signature it knows
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckedFile:
+    """What the checks learned about an acceptable upload."""
+
+    content_type: str
+    extension: str
+    size: int
+    page_count: int | None
+
+
+def max_upload_bytes() -> int:
+    return settings.IMR_MAX_UPLOAD_MB * 1024 * 1024
+
+
+def _read_head(file) -> bytes:
+    file.seek(0)
+    head = file.read(_HEAD_BYTES)
+    file.seek(0)
+    return head
+
+
+def describe_content(head: bytes) -> str:
+    """Say in words what a refused file's content is, for the error message."""
+    if not head:
+        return "an empty file"
+    if head.startswith(b"#!"):
+        return "a script"
+    if head.startswith(b"MZ"):
+        return "a Windows program"
+    kind = filetype.guess(head)
+    if kind is None:
+        return "content of an unrecognised type"
+    return _EXECUTABLE_MIMES.get(kind.mime, f"a {kind.extension.upper()} file ({kind.mime})")
+
+
+def sniff_content_type(file) -> str | None:
+    """The allowed MIME type that the file's first bytes show, or None; the file name plays no part."""
+    head = _read_head(file)
+    kind = filetype.guess(head)
+    if kind is None or kind.mime not in ALLOWED_TYPES:
+        return None
+    return kind.mime
+
+
+def pdf_page_count(file) -> int:
+    """Count the pages of a PDF; ValidationError when it cannot be read as a browser would need to."""
+    file.seek(0)
+    try:
+        reader = PdfReader(file)
+        if reader.is_encrypted:
+            # An empty user password still opens in any viewer; a real one would lock the reviewer out.
+            try:
+                reader.decrypt("")
+                pages = len(reader.pages)
+            except FileNotDecryptedError:
+                raise ValidationError(
+                    "is password-protected; ask the sender for a copy without a password.", code="pdf_encrypted"
+                ) from None
+        else:
+            pages = len(reader.pages)
+    except ValidationError:
+        raise
+    except Exception as exc:  # pypdf raises many types on damaged input; any of them means unreadable
+        raise ValidationError(
+            "is a damaged PDF that cannot be read (%(reason)s); ask the sender for a new copy.",
+            code="pdf_corrupt",
+            params={"reason": str(exc) or type(exc).__name__},
+        ) from exc
+    finally:
+        file.seek(0)
+    if pages < 1:
+        raise ValidationError("is a PDF without any pages.", code="pdf_empty")
+    return pages
+
+
+def image_page_count(file) -> int:
+    """Check that the image decodes; a multi-page TIFF (a fax) counts its frames as pages."""
+    file.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(file) as image:
+                image.verify()
+            file.seek(0)
+            with Image.open(file) as image:
+                frames = getattr(image, "n_frames", 1)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValidationError("has too many pixels to display safely.", code="image_too_large") from None
+    except Exception as exc:  # Pillow, like pypdf, raises many types on damaged input
+        raise ValidationError(
+            "is a damaged image that cannot be read; ask the sender for a new copy.", code="image_corrupt"
+        ) from exc
+    finally:
+        file.seek(0)
+    return frames
+
+
+def check_upload(file) -> CheckedFile:
+    """Accept a PDF, PNG, JPEG or TIFF within the size limit that opens cleanly; else ValidationError.
+
+    The messages complete a sentence that starts with the file's name ("scan.pdf is ...").
+    """
+    size = file.size or 0
+    if size == 0:
+        raise ValidationError("is empty.", code="empty")
+    if size > max_upload_bytes():
+        raise ValidationError(
+            "is %(size)s MB, over the limit of %(limit)s MB a file.",
+            code="too_large",
+            params={"size": f"{size / (1024 * 1024):.1f}", "limit": settings.IMR_MAX_UPLOAD_MB},
+        )
+    content_type = sniff_content_type(file)
+    if content_type is None:
+        raise ValidationError(
+            "is %(found)s, not a %(allowed)s file, whatever its name says.",
+            code="type",
+            params={"found": describe_content(_read_head(file)), "allowed": ALLOWED_LABEL},
+        )
+    pages = pdf_page_count(file) if content_type == "application/pdf" else image_page_count(file)
+    return CheckedFile(content_type=content_type, extension=ALLOWED_TYPES[content_type], size=size, page_count=pages)

@@ -1,0 +1,382 @@
+"""Intake: the new case with its parties, its diagnoses and its disputed items."""
+
+import re
+
+from crispy_forms.bootstrap import InlineRadios
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Div, Fieldset, Layout
+from django import forms
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+from ..models import (
+    CASE_NUMBER_RE,
+    Case,
+    Diagnosis,
+    DisputedItem,
+    Organization,
+    TreatmentCategory,
+    icd10_validator,
+    normalize_name,
+    npi_validator,
+)
+from ..services.parties import provider_match
+
+DATE_WIDGET = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+
+# (form field, Case field, organisation kind, what the page calls a new one) for each organisation of the case.
+ORGANIZATION_PARTIES = [
+    ("employer_name", "employer", Organization.Kind.EMPLOYER, "employer"),
+    (
+        "claims_administrator_name",
+        "claims_administrator",
+        Organization.Kind.CLAIMS_ADMINISTRATOR,
+        "claims administrator",
+    ),
+    ("ur_organization_name", "ur_organization", Organization.Kind.UR_ORGANIZATION, "UR organisation"),
+    ("employee_attorney_name", "employee_attorney", Organization.Kind.LAW_FIRM, "law firm"),
+]
+
+
+def _helper(layout: Layout, *, show_labels: bool = True) -> FormHelper:
+    # The page has one <form> around the case form and both formsets, so no tag and no token here.
+    helper = FormHelper()
+    helper.form_tag = False
+    helper.disable_csrf = True
+    helper.form_show_labels = show_labels
+    helper.layout = layout
+    return helper
+
+
+def _col(css_class: str, *fields) -> Div:
+    return Div(*fields, css_class=css_class)
+
+
+class CaseIntakeForm(forms.ModelForm):
+    """The case itself and the names of its parties; a party not on file is added when the case is saved."""
+
+    employer_name = forms.CharField(label="Employer", max_length=200)
+    claims_administrator_name = forms.CharField(label="Claims administrator", max_length=200)
+    ur_organization_name = forms.CharField(label="UR organisation", max_length=200, required=False)
+    provider_name = forms.CharField(label="Requesting provider", max_length=160)
+    provider_npi = forms.CharField(
+        label="NPI", max_length=10, required=False, validators=[npi_validator], help_text="Ten digits, if known."
+    )
+    employee_attorney_name = forms.CharField(label="Employee's attorney or law firm", max_length=200, required=False)
+    remand_of = forms.CharField(
+        label="Remand of case",
+        max_length=12,
+        required=False,
+        help_text="The earlier case this one re-reviews, e.g. CM25-0001234; its reviewer is excluded.",
+    )
+
+    class Meta:
+        model = Case
+        fields = [
+            "priority",
+            "employee_name",
+            "employee_birth_date",
+            "employee_sex",
+            "claim_number",
+            "adj_number",
+            "date_of_injury",
+            "ur_decision_date",
+            "application_received_date",
+            "remand_of",
+        ]
+        widgets = {
+            "priority": forms.RadioSelect,
+            "employee_birth_date": DATE_WIDGET,
+            "date_of_injury": DATE_WIDGET,
+            "ur_decision_date": DATE_WIDGET,
+            "application_received_date": DATE_WIDGET,
+        }
+        labels = {
+            "employee_name": "Employee name",
+            "employee_birth_date": "Birth date",
+            "employee_sex": "Sex",
+            "application_received_date": "Application received",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["priority"].choices = Case.Priority.choices  # no blank radio
+        search = reverse("reviews:organization_search")
+        for name, _, kind, label in ORGANIZATION_PARTIES:
+            self.fields[name].widget.attrs.update(
+                {"autocomplete": "off", "data-autocomplete-url": f"{search}?kind={kind}", "data-party-label": label}
+            )
+        self.fields["provider_name"].widget.attrs.update(
+            {
+                "autocomplete": "off",
+                "data-autocomplete-url": reverse("reviews:provider_search"),
+                "data-party-label": "provider",
+                "data-npi-input": "id_provider_npi",
+            }
+        )
+        self.fields["provider_npi"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "off"})
+        self.helper = _helper(
+            Layout(
+                Div(
+                    _col(
+                        "col-lg-6",
+                        Fieldset(
+                            "Employee and claim",
+                            Div(
+                                _col("col-md-8", InlineRadios("priority")),
+                                _col("col-md-4", "employee_sex"),
+                                css_class="row",
+                            ),
+                            Div(
+                                _col("col-md-8", "employee_name"),
+                                _col("col-md-4", "employee_birth_date"),
+                                css_class="row",
+                            ),
+                            Div(_col("col-md-6", "claim_number"), _col("col-md-6", "adj_number"), css_class="row"),
+                            Div(
+                                _col("col-md-4", "date_of_injury"),
+                                _col("col-md-4", "ur_decision_date"),
+                                _col("col-md-4", "application_received_date"),
+                                css_class="row",
+                            ),
+                            "remand_of",
+                        ),
+                    ),
+                    _col(
+                        "col-lg-6",
+                        Fieldset(
+                            "Parties",
+                            HTML(
+                                '<p class="small text-body-secondary mb-2">Type a few letters and pick a name on file;'
+                                " a name not on file is added when you save.</p>"
+                            ),
+                            Div(
+                                _col("col-md-6", "employer_name"),
+                                _col("col-md-6", "claims_administrator_name"),
+                                css_class="row",
+                            ),
+                            Div(_col("col-md-8", "provider_name"), _col("col-md-4", "provider_npi"), css_class="row"),
+                            Div(
+                                _col("col-md-6", "ur_organization_name"),
+                                _col("col-md-6", "employee_attorney_name"),
+                                css_class="row",
+                            ),
+                        ),
+                    ),
+                    css_class="row g-4",
+                )
+            )
+        )
+
+    def clean_remand_of(self) -> Case | None:
+        number = self.cleaned_data["remand_of"].strip().upper()
+        if not number:
+            return None
+        if not re.fullmatch(CASE_NUMBER_RE, number):
+            raise ValidationError("Enter a case number such as CM25-0001234.")
+        case = Case.objects.filter(case_number=number).first()
+        if case is None:
+            raise ValidationError(f"No case has the number {number}.")
+        return case
+
+    def _clean_party_name(self, field: str) -> str:
+        name = " ".join(self.cleaned_data.get(field, "").split())
+        if name and not normalize_name(name):
+            raise ValidationError("Enter a name with at least one letter or digit.")
+        return name
+
+    def clean_employer_name(self):
+        return self._clean_party_name("employer_name")
+
+    def clean_claims_administrator_name(self):
+        return self._clean_party_name("claims_administrator_name")
+
+    def clean_ur_organization_name(self):
+        return self._clean_party_name("ur_organization_name")
+
+    def clean_employee_attorney_name(self):
+        return self._clean_party_name("employee_attorney_name")
+
+    def clean_provider_name(self):
+        return self._clean_party_name("provider_name")
+
+    def clean(self):
+        cleaned = super().clean()
+        birth, injury = cleaned.get("employee_birth_date"), cleaned.get("date_of_injury")
+        if birth and injury and birth >= injury:
+            self.add_error("employee_birth_date", "The birth date must be before the date of injury.")
+        received = cleaned.get("application_received_date")
+        if received and received > timezone.localdate():
+            self.add_error("application_received_date", "The application cannot be received in the future.")
+        name, npi = cleaned.get("provider_name"), cleaned.get("provider_npi", "")
+        if name and "provider_npi" not in self.errors:
+            # Read-only here; the same match runs again in the service, inside the transaction.
+            try:
+                provider_match(name=name, npi=npi)
+            except ValidationError as error:
+                for field, messages in error.message_dict.items():
+                    self.add_error("provider_npi" if field == "npi" else "provider_name", messages)
+        return cleaned
+
+    def case_fields(self) -> dict:
+        """The Case fields of services.case_create, without the parties."""
+        return {name: self.cleaned_data[name] for name in self._meta.fields}
+
+    def organization_names(self) -> dict[str, tuple[str, str]]:
+        """{Case field: (organisation kind, name)} for each organisation named on the form."""
+        return {
+            case_field: (kind, self.cleaned_data[field])
+            for field, case_field, kind, _ in ORGANIZATION_PARTIES
+            if self.cleaned_data.get(field)
+        }
+
+
+class ICD10Field(forms.CharField):
+    """An ICD-10 code as coders type it: any case, spaces, with or without the dot ("m5126" is M51.26)."""
+
+    def to_python(self, value):
+        code = "".join(super().to_python(value).split()).upper()
+        if len(code) > 3 and "." not in code:
+            code = f"{code[:3]}.{code[3:]}"
+        return code
+
+
+class DiagnosisForm(forms.ModelForm):
+    """One diagnosis: an ICD-10 code and its text."""
+
+    icd10_code = ICD10Field(label="ICD-10 code", max_length=8, validators=[icd10_validator])
+
+    class Meta:
+        model = Diagnosis
+        fields = ["icd10_code", "description"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The column headings above the rows name the fields; screen readers get them here.
+        self.fields["icd10_code"].widget.attrs["aria-label"] = "ICD-10 code"
+        self.fields["description"].widget.attrs["aria-label"] = "Description"
+        self.helper = _helper(
+            Layout(Div(_col("col-md-3", "icd10_code"), _col("col-md-9", "description"), css_class="row g-2")),
+            show_labels=False,
+        )
+
+
+class DiagnosisFormSet(forms.BaseFormSet):
+    """The diagnoses in the order entered; blank rows are ignored."""
+
+    def clean(self):
+        if any(self.errors):
+            return
+        seen = set()
+        for form in self.forms:
+            code = form.cleaned_data.get("icd10_code")
+            if not code:
+                continue
+            if code in seen:
+                form.add_error("icd10_code", f"{code} is already listed above.")
+            seen.add(code)
+
+    def rows(self) -> list[dict]:
+        """The diagnoses for services.case_create, in the order entered."""
+        return [
+            {"icd10_code": form.cleaned_data["icd10_code"], "description": form.cleaned_data["description"]}
+            for form in self.forms
+            if form.has_changed()
+        ]
+
+
+ITEM_FIELDS = [
+    "request_text",
+    "category",
+    "subcategory",
+    "body_part",
+    "side",
+    "spinal_level",
+    "ur_action",
+    "authorized_part",
+]
+
+
+class DisputedItemForm(forms.ModelForm):
+    """One disputed treatment request as the request for authorisation words it, and what UR did with it."""
+
+    class Meta:
+        model = DisputedItem
+        fields = ITEM_FIELDS
+        widgets = {"request_text": forms.Textarea(attrs={"rows": 2}), "authorized_part": forms.TextInput}
+        labels = {"request_text": "Request", "authorized_part": "Authorised part"}
+        help_texts = {
+            "request_text": "As written on the request for authorisation.",
+            "authorized_part": "What UR authorised; required when it modified the request.",
+        }
+
+    def __init__(self, *args, category_choices=None, subcategory_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Choices computed once for the whole formset (each form would otherwise query them again).
+        if category_choices is not None:
+            self.fields["category"].choices = category_choices
+            self.fields["subcategory"].choices = subcategory_choices
+        self.helper = _helper(
+            Layout(
+                "request_text",
+                Div(
+                    _col("col-md-3", "category"),
+                    _col("col-md-3", "subcategory"),
+                    _col("col-md-2", "body_part"),
+                    _col("col-md-2", "side"),
+                    _col("col-md-2", "spinal_level"),
+                    css_class="row g-2",
+                ),
+                Div(_col("col-md-3", "ur_action"), _col("col-md-9", "authorized_part"), css_class="row g-2"),
+            )
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        action, authorized = cleaned.get("ur_action"), cleaned.get("authorized_part", "").strip()
+        if action == DisputedItem.URAction.MODIFIED and not authorized:
+            self.add_error("authorized_part", "UR modified this request: say what it authorised.")
+        elif authorized and action and action != DisputedItem.URAction.MODIFIED:
+            self.add_error("authorized_part", "Leave this empty unless UR modified the request.")
+        # A subcategory of another category is refused by DisputedItem.clean(), which the model
+        # form runs next, with its message on the subcategory field.
+        return cleaned
+
+
+class DisputedItemFormSet(forms.BaseFormSet):
+    """The disputed items in the order entered; blank rows are ignored, and at least one is required."""
+
+    @cached_property
+    def _choices(self) -> dict:
+        categories = list(TreatmentCategory.objects.filter(parent__isnull=True).order_by("name"))
+        subcategories = list(
+            TreatmentCategory.objects.filter(parent__isnull=False).select_related("parent").order_by("name")
+        )
+        blank = [("", "---------")]
+        grouped = [
+            (category.name, [(sub.pk, sub.name) for sub in subcategories if sub.parent_id == category.pk])
+            for category in categories
+        ]
+        return {
+            "category_choices": blank + [(c.pk, c.name) for c in categories],
+            "subcategory_choices": [("", "None")] + [group for group in grouped if group[1]],
+        }
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), **self._choices}
+
+    def clean(self):
+        if any(self.errors):
+            return
+        if not any(form.has_changed() for form in self.forms):
+            raise ValidationError("Add at least one disputed item.", code="no_items")
+
+    def rows(self) -> list[dict]:
+        """The items for services.case_create, in the order entered."""
+        return [{name: form.cleaned_data[name] for name in ITEM_FIELDS} for form in self.forms if form.has_changed()]
+
+
+DiagnosisFormSetFactory = forms.formset_factory(DiagnosisForm, formset=DiagnosisFormSet, extra=2, max_num=50)
+DisputedItemFormSetFactory = forms.formset_factory(DisputedItemForm, formset=DisputedItemFormSet, extra=1, max_num=50)

@@ -1,0 +1,62 @@
+"""Bulk intake from the command line: import_cases FILE.csv [--as USERNAME]; all rows or none."""
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.core.management.base import BaseCommand, CommandError
+
+from reviews import services
+
+
+class Command(BaseCommand):
+    help = (
+        "Create one case per row of a CSV file (columns: see reviews/importers.py or "
+        "static/samples/cases-import-sample.csv). If any row is bad, nothing is imported and every bad line is listed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path, help="The CSV file (UTF-8, comma-separated, column names first).")
+        parser.add_argument(
+            "--as",
+            dest="username",
+            metavar="USERNAME",
+            help="The coordinator the cases are taken in by (default: the first active superuser).",
+        )
+
+    def handle(self, *args, file: Path, username: str | None, **options):
+        user = self.acting_user(username)
+        try:
+            data = file.read_bytes()
+        except OSError as error:
+            raise CommandError(f"Cannot read {file}: {error.strerror or error}.") from error
+        try:
+            result = services.cases_import_csv(by=user, file=data, filename=file.name)
+        except PermissionDenied as error:
+            raise CommandError(f"{user.get_username()} is not a case coordinator: {error}") from error
+        if not result.ok:
+            for error in result.errors:
+                where = f"line {error.line}" if error.line else "file"
+                claim = f" (claim {error.claim_number})" if error.claim_number else ""
+                for reason in error.reasons:
+                    self.stderr.write(f"{file.name}: {where}{claim}: {reason}")
+            bad = sum(1 for error in result.errors if error.line)
+            raise CommandError(
+                f"Nothing imported: {bad} bad line{'s' if bad != 1 else ''}." if bad else "Nothing imported."
+            )
+        for case in result.cases:
+            self.stdout.write(f"{case.case_number}  claim {case.claim_number}  {case.employee_name}")
+        count = len(result.cases)
+        self.stdout.write(self.style.SUCCESS(f"Imported {count} case{'s' if count != 1 else ''} from {file.name}."))
+
+    def acting_user(self, username: str | None):
+        users = get_user_model().objects.filter(is_active=True)
+        if username:
+            user = users.filter(username=username).first()
+            if user is None:
+                raise CommandError(f"No active user named {username!r}.")
+            return user
+        user = users.filter(is_superuser=True).order_by("pk").first()
+        if user is None:
+            raise CommandError("No active superuser to act as: pass --as USERNAME (a coordinator).")
+        return user

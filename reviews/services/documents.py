@@ -1,0 +1,131 @@
+"""Case documents: storing an upload privately, and recording who opened which record."""
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from pathlib import PurePath
+
+from auditlog import get_logentry_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from ..documents import check_upload
+from ..models import Case, CaseDocument, CaseEvent
+from ..permissions import is_coordinator
+
+
+def _original_name(file: UploadedFile) -> str:
+    # Browsers send a bare name, but some old ones send a full client path; keep the last part.
+    name = PurePath((file.name or "").replace("\\", "/")).name or "document"
+    max_length = CaseDocument._meta.get_field("original_name").max_length
+    return name[-max_length:]
+
+
+@transaction.atomic
+def document_add(
+    *,
+    case: Case,
+    by: AbstractBaseUser,
+    file: UploadedFile,
+    kind: str,
+    author: str = "",
+    service_date: dt.date | None = None,
+    submitted_by: str,
+) -> CaseDocument:
+    """Store one uploaded record on a case, with its sniffed type, size and page count.
+
+    Raises PermissionDenied unless `by` is a coordinator, and ValidationError (nothing stored)
+    when the case is closed, the file fails reviews.documents.check_upload, or a field is invalid.
+    """
+    if not is_coordinator(by):
+        raise PermissionDenied("Only case coordinators may add documents.")
+    case = Case.objects.select_for_update().get(pk=case.pk)  # no document slips in while the case closes
+    if case.status in Case.CLOSED_STATUSES:
+        raise ValidationError(f"Case {case.case_number} is {case.get_status_display().lower()}; it takes no documents.")
+    try:
+        checked = check_upload(file)
+    except ValidationError as error:
+        raise ValidationError([f"{_original_name(file)} {message}" for message in error.messages]) from None
+    document = CaseDocument(
+        case=case,
+        kind=kind,
+        author=author.strip(),
+        service_date=service_date,
+        submitted_by=submitted_by,
+        received_at=timezone.now(),
+        original_name=_original_name(file),
+        content_type=checked.content_type,
+        size=checked.size,
+        page_count=checked.page_count,
+    )
+    document.full_clean(exclude=["file"])
+    # A random stored name: employee names in file names stay out of the file system.
+    document.file.save(f"{uuid.uuid4().hex}{checked.extension}", file, save=False)
+    try:
+        document.save()
+    except Exception:
+        document.file.storage.delete(document.file.name)
+        raise
+    CaseEvent.objects.create(
+        case=case,
+        actor=by,
+        from_status=case.status,
+        to_status=case.status,
+        note=f"document added: {document.get_kind_display()}",
+    )
+    return document
+
+
+@transaction.atomic
+def document_add_many(
+    *, case: Case, by: AbstractBaseUser, files: Iterable[UploadedFile], **fields
+) -> list[CaseDocument]:
+    """Store several uploads with one set of metadata: all of them, or none (files already written are removed).
+
+    Raises what document_add raises.
+    """
+    documents: list[CaseDocument] = []
+    try:
+        for file in files:
+            documents.append(document_add(case=case, by=by, file=file, **fields))
+    except Exception:
+        # The rollback undoes the rows; the files already on disk are ours to remove.
+        for document in documents:
+            document.file.storage.delete(document.file.name)
+        raise
+    return documents
+
+
+@transaction.atomic
+def document_open(*, document: CaseDocument, by: AbstractBaseUser) -> CaseDocument:
+    """Record that `by` opened the document and return it; the caller has checked access.
+
+    The assigned reviewer's first opening sets first_opened_at (once: a conditional update,
+    so two tabs opening at once still record one time). Every opening, by anyone, is written
+    to the audit log as an access to medical data.
+    """
+    case = document.case
+    by_assigned_reviewer = case.reviewer_id is not None and case.reviewer.user_id == by.pk
+    first_opening = False
+    if by_assigned_reviewer and document.first_opened_at is None:
+        now = timezone.now()
+        first_opening = bool(
+            CaseDocument.objects.filter(pk=document.pk, first_opened_at=None).update(first_opened_at=now)
+        )
+        if first_opening:
+            document.first_opened_at = now
+        else:  # another request of the reviewer's got there first
+            document.refresh_from_db(fields=["first_opened_at"])
+    LogEntry = get_logentry_model()
+    LogEntry.objects.log_create(
+        document,
+        force_log=True,
+        action=LogEntry.Action.ACCESS,
+        actor=by,
+        actor_email=getattr(by, "email", None) or None,
+        additional_data={"case_number": case.case_number, "first_opening_by_reviewer": first_opening},
+    )
+    return document
