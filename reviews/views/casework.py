@@ -39,7 +39,12 @@ def _stale(request, case: Case, action: str):
 @coordinator_required
 def case_detail(request, case_number):
     case = get_case_for_coordinator(request.user, case_number, CASE_PAGE)
-    context = {"case": case, "documents": case.documents.all(), "with_reviewer": case.status in Case.WITH_REVIEWER}
+    context = {
+        "case": case,
+        "documents": case.documents.all(),
+        "with_reviewer": case.status in Case.WITH_REVIEWER,
+        "closed_statuses": Case.CLOSED_STATUSES,
+    }
     if case.status == Case.Status.ELIGIBLE:
         context["records_request_form"] = RecordsRequestForm()
     if case.status == Case.Status.AWAITING_RECORDS:
@@ -127,7 +132,9 @@ def case_records_complete(request, case_number):
 @coordinator_required
 def case_assign(request, case_number):
     """Rank the reviewers for a ready case (or one to reassign) and assign in one click."""
-    case = get_case_for_coordinator(request.user, case_number, Case.objects.select_related("reviewer__user"))
+    case = get_case_for_coordinator(
+        request.user, case_number, Case.objects.select_related("reviewer__user", "requesting_provider__specialty")
+    )
     reassigning = case.status in Case.WITH_REVIEWER
     if case.status != Case.Status.READY_FOR_ASSIGNMENT and not reassigning:
         return _stale(request, case, "assigned")

@@ -1,0 +1,34 @@
+"""Tasks through a real Celery worker: what the broker carries is what the worker runs."""
+
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.core import mail
+
+from imr.celery import app
+from reviews import services
+
+
+@pytest.fixture
+def worker(transactional_db):
+    app.control.purge()  # leave no task of an earlier run for this worker to pick up
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield
+
+
+def _wait_for(predicate, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_worker_emails_the_reviewer_once_the_assignment_is_committed(worker, coordinator, reviewer, request):
+    ready_case = request.getfixturevalue("ready_case")
+    case = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
+    assert _wait_for(lambda: len(mail.outbox) == 1), "the worker sent no e-mail"
+    assert mail.outbox[0].to == [reviewer.user.email]
+    assert case.case_number in mail.outbox[0].subject
