@@ -6,6 +6,7 @@ file-system Celery broker, a file cache and console e-mail. ``DATABASE_URL`` and
 with ``DJANGO_DEBUG`` off, start-up stops unless they are set.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "django_fsm",
     "auditlog",
     "csp",
+    "health_check",
     "reviews",
 ]
 
@@ -100,6 +102,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not memory, for tests too: a Celery worker thread then shares it under WAL and a
+    # busy timeout, where an in-memory database's shared cache fails at once with "table is locked".
+    # One file per test run (process), so parallel runs never share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-imr-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

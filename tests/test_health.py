@@ -26,3 +26,10 @@ def test_healthz_fails_when_the_broker_cannot_be_reached(client, settings):
         app.conf.broker_url = original
     assert response.status_code == 500
     assert "Broker unreachable" in str(response.json())
+
+
+@pytest.mark.django_db
+def test_a_plain_get_of_healthz_answers_200_with_a_page(client):
+    response = client.get("/healthz")  # what curl, a browser or a load balancer sends
+    assert response.status_code == 200
+    assert b"Broker" in response.content

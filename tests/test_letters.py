@@ -9,7 +9,8 @@ from django.core.management import call_command
 
 from reviews import letters
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"
+# Copies of shared/examples/, so the suite runs in any checkout.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SECTIONS = ("HOW THE IMR FINAL DETERMINATION WAS MADE", "CLINICAL CASE SUMMARY", "IMR ISSUES, DECISIONS AND RATIONALES")
 
 
@@ -34,7 +35,7 @@ def example_case(db, settings):
 
 
 def test_the_2014_public_copy_of_the_example_case_reads_as_the_published_determination(example_case):
-    published = (EXAMPLES / "final-determination-example.txt").read_text()
+    published = (FIXTURES / "final-determination-example.txt").read_text()
     ours = letters.render_letter(case=example_case, fmt="text", layout="2014", public=True)
     for heading in SECTIONS:
         assert _section(ours, heading) == _section(published, heading)

@@ -31,6 +31,7 @@ from reviews.models import (
     normalize_name,
 )
 from reviews.permissions import COORDINATORS, REVIEWERS
+from reviews.roles import ensure_role_groups
 from reviews.services import case_number_next
 
 User = get_user_model()
@@ -161,7 +162,7 @@ class Command(BaseCommand):
             created = self.seed()
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new rows)."))
         self.stdout.write(
-            "\nOpen http://127.0.0.1:8000/ and log in as:\n"
+            f"\nOpen {settings.IMR_BASE_URL.rstrip('/')}/ and log in as:\n"
             f"  coordinator  {COORDINATOR[0]:<14} {COORDINATOR[1]}\n"
             f"  reviewer     {REVIEWERS_DATA[0][0]:<14} {REVIEWER_PASSWORD}   (also: "
             + ", ".join(r[0] for r in REVIEWERS_DATA[1:])
@@ -171,6 +172,7 @@ class Command(BaseCommand):
 
     def seed(self) -> int:
         self.created = 0
+        ensure_role_groups()
         today = timezone.localdate()
         self.created += deadlines.load_california_holidays([today.year, today.year + 1])
         self.user(*ADMIN, first_name="Ada", last_name="Admin", is_staff=True, is_superuser=True)

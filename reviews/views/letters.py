@@ -1,0 +1,82 @@
+"""The letters of a case: status (polled while rendering), downloads, retry and correction."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from .. import services
+from ..models import Letter
+from ..permissions import coordinator_required, get_case_for_coordinator, get_case_for_reviewer, is_coordinator
+
+KINDS = {"final": Letter.Kind.FINAL_DETERMINATION, "public": Letter.Kind.PUBLIC_COPY}
+
+
+def _case_for(user, case_number):
+    """Coordinators see every case's letters; a reviewer only those of a case they accepted (else 404)."""
+    if is_coordinator(user):
+        return get_case_for_coordinator(user, case_number)
+    return get_case_for_reviewer(user, case_number)
+
+
+def letters_context(case) -> dict:
+    letters = list(case.letters.order_by("-version", "kind"))
+    return {
+        "case": case,
+        "letters": letters,
+        "rendering": any(l.status in (Letter.Status.QUEUED, Letter.Status.RENDERING) for l in letters),  # noqa: E741
+    }
+
+
+@require_GET
+@login_required
+def case_letters(request, case_number):
+    """The letters panel; while a letter renders, it asks for itself again every two seconds."""
+    case = _case_for(request.user, case_number)
+    return render(request, "reviews/includes/_letters.html", letters_context(case))
+
+
+@require_GET
+@login_required
+def letter_download(request, case_number, version, kind, fmt):
+    version = int(version)
+    case = _case_for(request.user, case_number)
+    letter = get_object_or_404(case.letters, version=version, kind=KINDS[kind], status=Letter.Status.READY)
+    name = f"{case.case_number}-v{version}{'-public' if kind == 'public' else ''}"
+    if fmt == "txt":
+        response = HttpResponse(letter.text, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}.txt"'
+    elif fmt == "pdf" and letter.pdf:
+        response = FileResponse(letter.pdf.open("rb"), content_type="application/pdf", filename=f"{name}.pdf")
+    else:
+        raise Http404("No such file.")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+@coordinator_required
+def letter_retry(request, case_number, version):
+    case = get_case_for_coordinator(request.user, case_number)
+    letter = get_object_or_404(case.letters, version=version, kind=Letter.Kind.FINAL_DETERMINATION)
+    try:
+        services.letter_retry(letter=letter, by=request.user)
+    except ValueError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Letter version {version} queued again.")
+    return redirect("reviews:case_detail", case.case_number)
+
+
+@require_POST
+@coordinator_required
+def letter_correct(request, case_number):
+    case = get_case_for_coordinator(request.user, case_number)
+    try:
+        letter = services.letter_correct(case=case, by=request.user, reason=request.POST.get("reason", ""))
+    except ValueError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Corrected letter version {letter.version} queued.")
+    return redirect("reviews:case_detail", case.case_number)
