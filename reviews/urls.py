@@ -1,9 +1,8 @@
 """URLs of the reviews application; case pages carry the case number, never the primary key."""
 
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 
-from .views import cases, casework, documents, home, imports, intake, quality
-from .views import review
+from .views import cases, casework, documents, home, imports, intake, letters, quality, review
 
 
 class CaseNumberConverter:
@@ -38,6 +37,14 @@ urlpatterns = [
     path("cases/<case:case_number>/qa/", quality.case_qa, name="case_qa"),
     path("cases/<case:case_number>/qa/return/", quality.case_qa_return, name="case_qa_return"),
     path("cases/<case:case_number>/qa/approve/", quality.case_qa_approve, name="case_qa_approve"),
+    path("cases/<case:case_number>/letters/", letters.case_letters, name="case_letters"),
+    re_path(
+        r"^cases/(?P<case_number>CM[0-9]{2}-[0-9]{7})/letters/v(?P<version>[0-9]+)/(?P<kind>final|public)\.(?P<fmt>pdf|txt)$",
+        letters.letter_download,
+        name="letter_download",
+    ),
+    path("cases/<case:case_number>/letters/v<int:version>/retry/", letters.letter_retry, name="letter_retry"),
+    path("cases/<case:case_number>/letters/correct/", letters.letter_correct, name="letter_correct"),
     path("cases/<case:case_number>/documents/upload/", documents.document_upload, name="document_upload"),
     path("cases/<case:case_number>/documents/<int:document_id>/", documents.document_file, name="document_file"),
     # The expert reviewer's pages (reviews.views.review).

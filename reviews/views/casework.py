@@ -12,6 +12,7 @@ from ..assignment import rank_reviewers
 from ..forms.casework import AssignForm, EligibilityForm, ReassignForm, RecordsCompleteForm, RecordsRequestForm
 from ..models import Case, CaseEvent, DisputedItem
 from ..permissions import coordinator_required, get_case_for_coordinator
+from .letters import letters_context
 
 CASE_PAGE = Case.objects.select_related(
     "employer",
@@ -45,6 +46,8 @@ def case_detail(request, case_number):
         "with_reviewer": case.status in Case.WITH_REVIEWER,
         "closed_statuses": Case.CLOSED_STATUSES,
     }
+    if case.status in (Case.Status.APPROVED, Case.Status.ISSUED):
+        context.update(letters_context(case))
     if case.status == Case.Status.ELIGIBLE:
         context["records_request_form"] = RecordsRequestForm()
     if case.status == Case.Status.AWAITING_RECORDS:
