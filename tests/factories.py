@@ -186,17 +186,6 @@ class LetterDeliveryFactory(factory.django.DjangoModelFactory):
     address = "1 Main Street, Sacramento, CA 95814"
 
 
-class AffiliationFactory(factory.django.DjangoModelFactory):
-    """A declared tie to one organisation (the default party); pass provider or employee_name instead."""
-
-    class Meta:
-        model = models.Affiliation
-
-    reviewer = factory.SubFactory(ReviewerFactory)
-    kind = models.Affiliation.Kind.CONTRACT
-    organization = factory.SubFactory(OrganizationFactory)
-
-
 class CitationFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = models.Citation
@@ -226,15 +215,3 @@ class CaseDocumentFactory(factory.django.DjangoModelFactory):
     content_type = "application/pdf"
     size = 1024
     page_count = 3
-
-
-class LetterFactory(factory.django.DjangoModelFactory):
-    """A queued first version of the final determination."""
-
-    class Meta:
-        model = models.Letter
-
-    case = factory.SubFactory(CaseFactory)
-    version = 1
-    kind = models.Letter.Kind.FINAL_DETERMINATION
-    status = models.Letter.Status.QUEUED

@@ -1,8 +1,7 @@
 """Create the Coordinators and Reviewers groups with their permissions; load two years of holidays."""
 
-import datetime as dt
-
 from django.db import migrations
+from django.utils import timezone
 
 
 def create_groups(apps, schema_editor):
@@ -15,7 +14,7 @@ def load_holidays(apps, schema_editor):
     from reviews.deadlines import california_holidays
 
     Holiday = apps.get_model("reviews", "Holiday")
-    year = dt.date.today().year
+    year = timezone.localdate().year  # California's year, not the server's
     existing = set(Holiday.objects.values_list("date", flat=True))
     Holiday.objects.bulk_create(
         Holiday(date=day, name=name)

@@ -68,7 +68,7 @@ def case_register(*, case: Case, by: AbstractBaseUser) -> Case:
 def _transition(case: Case, name: str, *, by: AbstractBaseUser, note: str = "", **changes) -> Case:
     """Lock the case, run the fsm transition `name`, apply `changes`, save, and record the event.
 
-    Raises django_fsm.TransitionPermissionDenied when the case is not in a source state of `name`.
+    Raises django_fsm.TransitionNotAllowed when the case is not in a source state of `name`.
     Callers are atomic; the lock makes concurrent transitions of one case run one at a time.
     """
     case = Case.objects.select_for_update().get(pk=case.pk)
@@ -86,7 +86,7 @@ def case_confirm_eligibility(*, case: Case, by: AbstractBaseUser, eligible: bool
     """Record the coordinator's eligibility decision; an ineligible case closes with `reason`.
 
     Raises PermissionDenied for a non-coordinator, ValueError when an ineligible case has no reason,
-    and TransitionPermissionDenied unless the case is received.
+    and TransitionNotAllowed unless the case is received.
     """
     _require_coordinator(by)
     if eligible:
@@ -102,7 +102,7 @@ def case_request_records(
 ) -> Case:
     """Send the notice of assignment and request for information; start the records clock.
 
-    Raises PermissionDenied for a non-coordinator and TransitionPermissionDenied unless the case is eligible.
+    Raises PermissionDenied for a non-coordinator and TransitionNotAllowed unless the case is eligible.
     """
     _require_coordinator(by)
     sent_on = sent_on or timezone.localdate()
@@ -116,7 +116,7 @@ def case_request_records(
 def case_complete_records(*, case: Case, by: AbstractBaseUser, on: dt.date | None = None) -> Case:
     """Mark the records complete on `on` and compute the decision due date from the priority.
 
-    Raises PermissionDenied for a non-coordinator and TransitionPermissionDenied unless the case awaits records.
+    Raises PermissionDenied for a non-coordinator and TransitionNotAllowed unless the case awaits records.
     """
     _require_coordinator(by)
     on = on or timezone.localdate()
