@@ -67,7 +67,10 @@ def credentials(case: Case) -> dict:
         parent = c.specialty.parent
         if parent and parent.name not in specialties:
             specialties.append(parent.name)
-    licences = [lic for lic in reviewer.licenses.all() if lic.status == lic.Status.ACTIVE and lic.expires_on >= on]
+    licences = sorted(  # in the order they were entered, as the letters list them
+        (lic for lic in reviewer.licenses.all() if lic.status == lic.Status.ACTIVE and lic.expires_on >= on),
+        key=lambda lic: lic.pk,
+    )
     years = on.year - reviewer.practice_start_year
     experience = "for more than five years" if years > 5 else f"for {years} year{'s' if years != 1 else ''}"
     hours = min(reviewer.weekly_hours, 24)  # 24 is the statement letters make; fewer is stated as it is

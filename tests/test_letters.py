@@ -102,3 +102,104 @@ def test_the_static_only_fetcher_refuses_files_and_remote_urls():
 def test_an_unknown_layout_is_refused(example_case):
     with pytest.raises(ValueError, match="Unknown letter layout"):
         letters.render_letter(case=example_case, layout="1999")
+
+
+# The 2016 layout against two published letters, rebuilt by hand as structured data. The
+# reviewer's free text (summary, rationale) is taken from the letter; everything the
+# application writes itself (header, fixed sentences, credentials, guideline lines) is compared.
+
+HEADER_LABELS = {
+    "Case Number": r"Case Number:\s+(\S+)",
+    "Date Assigned": r"Date Assigned:\s+(\S+)",
+    "Decision Date": r"Decision Date:\s+(\S+)",
+    "Priority": r"Priority:\s+(\S+)",
+    "Date of Injury": r"Date of Injury:\s+(\S+)",
+    "UR Denial Date": r"UR Denial Date:\s+(\S+)",
+    "Application Received": r"Application\s+(?:Received:\s+)?(\S+)",
+}
+
+PUBLISHED_2016 = {
+    "CM16-0219557": {
+        "dates": ("11/18/2016", "12/19/2016", "10/10/2016", "11/09/2016", "11/14/2016"),
+        "certifications": [("Preventive Medicine", None), ("Occupational Medicine", "Preventive Medicine")],
+        "states": ["TX", "NY", "CA"],
+        "request": "Facet joint injections L4-5, L5-S1",
+        "ca": [("mtus", "MTUS Low Back Complaints 2004", "", "")],
+        "review": [
+            ("mtus", "MTUS Low Back Complaints 2004", "Summary", ""),
+            ("mtus", "MTUS Chronic Pain Medical Treatment 2016", "Facet blocks", ""),
+            ("acoem", "ACOEM Occupational Medicine Practice Guidelines, 3rd ed.", "Low Back Disorders", "607"),
+        ],
+    },
+    "CM16-0224814": {
+        "dates": ("11/30/2016", "01/06/2017", "10/11/2016", "11/04/2016", "11/21/2016"),
+        "certifications": [("Family Practice", None)],
+        "states": ["CA"],
+        "request": "Cervical spine MRI without contrast",
+        "ca": [("mtus", "MTUS Neck and Upper Back Complaints 2004", "", "")],
+        "review": [("mtus", "MTUS Neck and Upper Back Complaints 2004", "Special Studies", "")],
+    },
+}
+
+
+def _published_case(number, spec, published):
+    import datetime as dt
+
+    from reviews.models import Citation
+    from tests.factories import (
+        BoardCertificationFactory,
+        CaseFactory,
+        DisputedItemFactory,
+        GuidelineFactory,
+        LicenseFactory,
+        ReviewerFactory,
+        SpecialtyFactory,
+    )
+
+    def day(text):
+        return dt.datetime.strptime(text, "%m/%d/%Y").date()
+
+    assigned, decided, injured, ur_denied, received = (day(d) for d in spec["dates"])
+    reviewer = ReviewerFactory(practice_start_year=2000, weekly_hours=30)
+    for name, parent in spec["certifications"]:
+        specialty = SpecialtyFactory(name=name, parent=SpecialtyFactory(name=parent) if parent else None)
+        BoardCertificationFactory(reviewer=reviewer, specialty=specialty)
+    for state in spec["states"]:
+        LicenseFactory(reviewer=reviewer, state=state, expires_on=decided + dt.timedelta(days=365))
+    summary = published.split("including all medical records:", 1)[1].split(SECTIONS[2], 1)[0]
+    rationale = published.split("Decision rationale:", 1)[1]
+    case = CaseFactory(
+        case_number=number,
+        date_assigned=assigned,
+        decision_date=decided,
+        date_of_injury=injured,
+        ur_decision_date=ur_denied,
+        application_received_date=received,
+        reviewer=reviewer,
+        clinical_case_summary=_collapse(summary),
+    )
+    item = DisputedItemFactory(
+        case=case, position=1, request_text=spec["request"], decision="upheld", rationale=_collapse(rationale)
+    )
+    for role, rows in (("ca", spec["ca"]), ("review", spec["review"])):
+        for n, (source, name, sections, pages) in enumerate(rows, start=1):
+            guideline = GuidelineFactory(source=source, title=name, edition="", citation_name=name)
+            Citation.objects.create(
+                item=item, role=role, position=n, guideline=guideline, sections=sections, pages=pages
+            )
+    return letters.letter_queryset().get(pk=case.pk)
+
+
+@pytest.mark.parametrize("number", sorted(PUBLISHED_2016))
+def test_the_2016_layout_reproduces_a_published_letter_header_grid_included(db, settings, number):
+    settings.IMR_ORGANIZATION_NAME = "MAXIMUS Federal Services"
+    settings.IMR_ORGANIZATION_SHORT_NAME = "MAXIMUS"
+    published = (FIXTURES / "letters" / f"{number}.txt").read_text()
+    case = _published_case(number, PUBLISHED_2016[number], published)
+    ours = letters.render_letter(case=case, fmt="text", layout="2016")
+
+    header = published.split(SECTIONS[0], 1)[0]
+    for label, pattern in HEADER_LABELS.items():
+        assert re.search(pattern, header).group(1) in re.search(rf"{label}:\s+(.+)", ours).group(1), label
+    for heading in SECTIONS:
+        assert _section(ours, heading) == _section(published, heading)
