@@ -41,3 +41,17 @@ for model in (
     auditlog.register(model)
 # The letter's rendered bodies are large and never edited after ready; their hash is the record.
 auditlog.register(Letter, exclude_fields=["html", "text"])
+
+
+def record_access(instance, *, by, **details) -> None:
+    """Write a read of medical data (a case page, a document, a letter) to the audit log."""
+    from auditlog.models import LogEntry
+
+    LogEntry.objects.log_create(
+        instance,
+        force_log=True,
+        action=LogEntry.Action.ACCESS,
+        actor=by,
+        actor_email=getattr(by, "email", None) or None,
+        additional_data=details or None,
+    )

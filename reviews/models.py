@@ -830,7 +830,8 @@ class CaseEventQuerySet(models.QuerySet):
 class CaseEvent(models.Model):
     """Append-only timeline of a case: who moved it from which status to which, and why."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")  # a case with a timeline is never deleted
+    # PROTECT: a case with a timeline is never deleted.
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

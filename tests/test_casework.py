@@ -39,14 +39,15 @@ def test_the_case_page_costs_the_same_queries_however_long_the_case(
     client, coordinator, received, django_assert_num_queries
 ):
     client.force_login(coordinator)
-    # session, user, groups (role), case + parties, diagnoses, items, documents, events (+actors), exclusions
-    with django_assert_num_queries(9):
+    # session, user, groups (role), case + parties, diagnoses, items, documents, events (+actors),
+    # exclusions, and the audit log's record of the read
+    with django_assert_num_queries(10):
         client.get(_url(received))
     for position in range(2, 8):
         DisputedItemFactory(case=received, position=position)
         CaseDocumentFactory(case=received)
     services.case_confirm_eligibility(case=received, by=coordinator, eligible=True)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         client.get(_url(received))
 
 
@@ -283,3 +284,12 @@ def test_a_case_that_is_not_ready_cannot_be_assigned(client, coordinator, receiv
     response = client.post(_url(received, "assign"), {"reviewer": reviewer.pk}, follow=True)
     assert "cannot be assigned any more" in response.content.decode()
     assert Case.objects.get(pk=received.pk).reviewer is None
+
+
+def test_opening_a_case_page_is_written_to_the_audit_log(client, coordinator, received):
+    from auditlog.models import LogEntry
+
+    client.force_login(coordinator)
+    client.get(_url(received))
+    entry = LogEntry.objects.get(action=LogEntry.Action.ACCESS, object_pk=str(received.pk))
+    assert entry.actor == coordinator

@@ -5,13 +5,13 @@ import uuid
 from collections.abc import Iterable
 from pathlib import PurePath
 
-from auditlog import get_logentry_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from ..audit import record_access
 from ..documents import check_upload
 from ..models import Case, CaseDocument, CaseEvent
 from ..permissions import is_coordinator
@@ -119,13 +119,5 @@ def document_open(*, document: CaseDocument, by: AbstractBaseUser) -> CaseDocume
             document.first_opened_at = now
         else:  # another request of the reviewer's got there first
             document.refresh_from_db(fields=["first_opened_at"])
-    LogEntry = get_logentry_model()
-    LogEntry.objects.log_create(
-        document,
-        force_log=True,
-        action=LogEntry.Action.ACCESS,
-        actor=by,
-        actor_email=getattr(by, "email", None) or None,
-        additional_data={"case_number": case.case_number, "first_opening_by_reviewer": first_opening},
-    )
+    record_access(document, by=by, case_number=case.case_number, first_opening_by_reviewer=first_opening)
     return document

@@ -9,6 +9,7 @@ from django_fsm import TransitionNotAllowed
 
 from .. import eligibility, services
 from ..assignment import rank_reviewers
+from ..audit import record_access
 from ..forms.casework import AssignForm, EligibilityForm, ReassignForm, RecordsCompleteForm, RecordsRequestForm
 from ..models import Case, CaseEvent, DisputedItem
 from ..permissions import coordinator_required, get_case_for_coordinator
@@ -40,6 +41,7 @@ def _stale(request, case: Case, action: str):
 @coordinator_required
 def case_detail(request, case_number):
     case = get_case_for_coordinator(request.user, case_number, CASE_PAGE)
+    record_access(case, by=request.user, page="case")
     context = {
         "case": case,
         "documents": case.documents.all(),

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import services
+from ..audit import record_access
 from ..models import Letter
 from ..permissions import coordinator_required, get_case_for_coordinator, get_case_for_reviewer, is_coordinator
 
@@ -43,6 +44,7 @@ def letter_download(request, case_number, version, kind, fmt):
     version = int(version)
     case = _case_for(request.user, case_number)
     letter = get_object_or_404(case.letters, version=version, kind=KINDS[kind], status=Letter.Status.READY)
+    record_access(letter, by=request.user, case_number=case.case_number, format=fmt)
     name = f"{case.case_number}-v{version}{'-public' if kind == 'public' else ''}"
     if fmt == "txt":
         response = HttpResponse(letter.text, content_type="text/plain; charset=utf-8")
