@@ -329,9 +329,12 @@ class CaseQuerySet(models.QuerySet):
             )
         ).order_by("expedited_last", F("decision_due_date").asc(nulls_last=True), "case_number")
 
+    # Long texts no list shows: left out of list rows (a summary runs to pages).
+    LIST_DEFERRED = ["clinical_case_summary", "closed_reason", "qa_comments"]
+
     def for_dashboard(self):
-        """Rows of the coordinator's dashboard lists: the reviewer named, in due order."""
-        return self.select_related("reviewer__user").with_due_order()
+        """Rows of the coordinator's dashboard lists: the reviewer named, in due order, without the long texts."""
+        return self.select_related("reviewer__user").defer(*self.LIST_DEFERRED).with_due_order()
 
     def dashboard_counts(self, *, today, soon_until) -> dict:
         """Cases by status, and how many undecided ones are overdue or due by `soon_until`, in one query.
@@ -358,6 +361,8 @@ class CaseQuerySet(models.QuerySet):
     def for_case_list(self):
         """Rows of the case list: claims administrator, reviewer and the number of disputed items.
 
+        The long texts (LIST_DEFERRED) are left out; reading one on a row costs a query per row.
+
         The item count is a correlated subquery rather than a JOIN + GROUP BY, so the database
         counts items for the rows of the page only, after sorting and LIMIT.
         """
@@ -368,8 +373,12 @@ class CaseQuerySet(models.QuerySet):
             .annotate(n=models.Count("pk"))
             .values("n")
         )
-        return self.select_related("claims_administrator", "reviewer__user").annotate(
-            item_count=models.functions.Coalesce(models.Subquery(items, output_field=models.IntegerField()), 0)
+        return (
+            self.select_related("claims_administrator", "reviewer__user")
+            .defer(*self.LIST_DEFERRED)
+            .annotate(
+                item_count=models.functions.Coalesce(models.Subquery(items, output_field=models.IntegerField()), 0)
+            )
         )
 
     def for_reviewer_queue(self, reviewer):
@@ -846,7 +855,8 @@ class CaseEvent(models.Model):
         ordering = ["case", "created_at", "id"]
 
     def __str__(self):
-        return f"{self.case} {self.from_status}→{self.to_status} {self.note}".strip()
+        move = f"{self.get_from_status_display() or 'new'} → {self.get_to_status_display()}"
+        return f"{self.case}: {move} {self.note}".strip()
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

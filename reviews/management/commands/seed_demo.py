@@ -319,12 +319,14 @@ class Command(BaseCommand):
             author=author,
             service_date=service_date,
             submitted_by=CaseDocument.SubmittedBy.CLAIMS_ADMINISTRATOR,
-            received_at=timezone.now(),
+            # Records arrive a few days after their date of service, not when the demo is loaded,
+            # and the reviewer opens them the day after assignment.
+            received_at=_at(service_date + dt.timedelta(days=3)),
             original_name=f"{kind}-{service_date:%Y%m%d}.pdf",
             content_type="application/pdf",
             size=len(pdf),
             page_count=1,
-            first_opened_at=timezone.now() if opened else None,
+            first_opened_at=_at(case.date_assigned + dt.timedelta(days=1)) if opened else None,
         )
         doc.file.save(doc.original_name, ContentFile(pdf), save=False)
         doc.save()
@@ -481,6 +483,10 @@ class Command(BaseCommand):
                 documents=[("ur_letter", "Coastal Utilization Review", received - 6 * day, False)],
                 **parties,
             )
+
+
+def _at(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(10)))
 
 
 @functools.cache
