@@ -1,8 +1,11 @@
 """Django admin for the catalogues, reviewers and cases; statuses are read-only, writes go through services."""
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django_fsm import TransitionNotAllowed
 
 from . import services
+from .assignment import problems_for
 from .models import (
     Affiliation,
     BoardCertification,
@@ -24,6 +27,7 @@ from .models import (
     Specialty,
     TreatmentCategory,
 )
+from .services.review import FINAL
 
 
 class ReadOnlyAdminMixin:
@@ -37,6 +41,57 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class FinalCaseReadOnlyMixin:
+    """View-only once the record's case is approved or issued: after approval nothing about the
+    determination changes, in any interface (DESIGN.md section 4).
+
+    `case_of` leads from the object Django asks about to its case; for an inline that object is
+    the parent (the case, or the item of a citation).
+    """
+
+    @staticmethod
+    def case_of(obj) -> Case:
+        return obj if isinstance(obj, Case) else obj.case
+
+    def determination_final(self, obj) -> bool:
+        return obj is not None and self.case_of(obj).status in FINAL
+
+    def has_change_permission(self, request, obj=None):
+        return not self.determination_final(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self.determination_final(obj) and super().has_delete_permission(request, obj)
+
+
+class FinalCaseInlineMixin(FinalCaseReadOnlyMixin):
+    """An inline adds no row under a parent whose case is approved or issued."""
+
+    def has_add_permission(self, request, obj=None):
+        return not self.determination_final(obj) and super().has_add_permission(request, obj)
+
+
+class NotFinalCaseForm(forms.ModelForm):
+    """The add page has no object to refuse: refuse to add a record to, or move one into, a final case."""
+
+    @staticmethod
+    def case_in(data) -> Case | None:
+        return data.get("case")
+
+    def clean(self):
+        data = super().clean()
+        case = self.case_in(data)
+        if case is not None and case.status in FINAL:
+            status = case.get_status_display().lower()
+            raise forms.ValidationError(f"{case} is {status}: its determination can no longer change.")
+        return data
+
+
+class CitationForm(NotFinalCaseForm):
+    @staticmethod
+    def case_in(data) -> Case | None:
+        return data["item"].case if data.get("item") else None
 
 
 @admin.register(Specialty)
@@ -149,19 +204,19 @@ class GuidelineAdmin(admin.ModelAdmin):
     autocomplete_fields = []
 
 
-class DiagnosisInline(admin.TabularInline):
+class DiagnosisInline(FinalCaseInlineMixin, admin.TabularInline):
     model = Diagnosis
     extra = 0
 
 
-class DisputedItemInline(admin.StackedInline):
+class DisputedItemInline(FinalCaseInlineMixin, admin.StackedInline):
     model = DisputedItem
     extra = 0
     autocomplete_fields = ["category", "subcategory"]
     show_change_link = True
 
 
-class CaseDocumentInline(admin.TabularInline):
+class CaseDocumentInline(FinalCaseInlineMixin, admin.TabularInline):
     model = CaseDocument
     extra = 0
     fields = ["kind", "author", "service_date", "submitted_by", "received_at", "file", "page_count", "first_opened_at"]
@@ -175,8 +230,39 @@ class CaseEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
 
 
+class CaseAdminForm(forms.ModelForm):
+    """Changing the reviewer here runs the rules of assignment, as the assignment page does."""
+
+    reassign_reason = forms.CharField(
+        required=False, max_length=200, help_text="Required when the case moves from one reviewer to another."
+    )
+
+    class Meta:
+        model = Case
+        fields = "__all__"  # noqa: DJ007 (the admin's fieldsets choose what is shown)
+
+    def clean(self):
+        data = super().clean()
+        if "reviewer" not in self.changed_data or self.instance.pk is None:
+            return data
+        case, reviewer = self.instance, data.get("reviewer")
+        original = Case.objects.get(pk=case.pk)
+        if reviewer is None:
+            raise forms.ValidationError({"reviewer": "To take a case from its reviewer, reassign it to another one."})
+        if original.status in Case.WITH_REVIEWER:
+            if not data.get("reassign_reason", "").strip():
+                self.add_error("reassign_reason", "Give the reason for reassigning.")
+        elif original.status != Case.Status.READY_FOR_ASSIGNMENT:
+            status = original.get_status_display().lower()
+            raise forms.ValidationError({"reviewer": f"A reviewer cannot be assigned to a case that is {status}."})
+        if problems := problems_for(original, reviewer):
+            self.add_error("reviewer", f"{reviewer} cannot take this case: {'; '.join(problems)}.")
+        return data
+
+
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
+    form = CaseAdminForm
     list_display = [
         "case_number",
         "status",
@@ -198,7 +284,19 @@ class CaseAdmin(admin.ModelAdmin):
         "reviewer",
         "remand_of",
     ]
-    readonly_fields = ["case_number", "status", "created_at", "updated_at"]
+    # Dates and the closing reason are set by the workflow's services, never by hand.
+    readonly_fields = [
+        "case_number",
+        "status",
+        "date_assigned",
+        "records_due_date",
+        "records_complete_date",
+        "decision_due_date",
+        "decision_date",
+        "closed_reason",
+        "created_at",
+        "updated_at",
+    ]
     date_hierarchy = "application_received_date"
     inlines = [DiagnosisInline, DisputedItemInline, CaseDocumentInline, CaseEventInline]
     fieldsets = [
@@ -242,19 +340,34 @@ class CaseAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Review", {"fields": ["reviewer", "clinical_case_summary", "closed_reason"]}),
+        ("Review", {"fields": ["reviewer", "reassign_reason", "clinical_case_summary", "closed_reason"]}),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
     def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-        else:
+        if not change:
             services.case_register(case=obj, by=request.user)
+            return
+        if "reviewer" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        reviewer = obj.reviewer
+        obj.reviewer = Case.objects.get(pk=obj.pk).reviewer  # the service below makes the change
+        super().save_model(request, obj, form, change)
+        try:
+            if obj.reviewer is None:
+                services.case_assign_reviewer(case=obj, reviewer=reviewer, by=request.user)
+            else:
+                reason = form.cleaned_data["reassign_reason"]
+                services.case_reassign_reviewer(case=obj, reviewer=reviewer, by=request.user, reason=reason)
+        except (services.ReviewerNotEligible, TransitionNotAllowed) as e:
+            # Checked in the form a moment ago; only a concurrent change gets here.
+            self.message_user(request, f"The reviewer was not changed: {e}", messages.ERROR)
 
 
 @admin.register(Diagnosis)
-class DiagnosisAdmin(admin.ModelAdmin):
+class DiagnosisAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
+    form = NotFinalCaseForm
     list_display = ["case", "position", "icd10_code", "description"]
     list_filter = []
     search_fields = ["case__case_number", "icd10_code", "description"]
@@ -262,14 +375,15 @@ class DiagnosisAdmin(admin.ModelAdmin):
     autocomplete_fields = ["case"]
 
 
-class CitationInline(admin.TabularInline):
+class CitationInline(FinalCaseInlineMixin, admin.TabularInline):
     model = Citation
     extra = 0
     autocomplete_fields = ["guideline"]
 
 
 @admin.register(DisputedItem)
-class DisputedItemAdmin(admin.ModelAdmin):
+class DisputedItemAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
+    form = NotFinalCaseForm
     list_display = ["case", "position", "request_text", "category", "ur_action", "decision"]
     list_filter = ["decision", "ur_action", "category"]
     search_fields = ["case__case_number", "request_text"]
@@ -279,16 +393,23 @@ class DisputedItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Citation)
-class CitationAdmin(admin.ModelAdmin):
+class CitationAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
+    form = CitationForm
     list_display = ["item", "role", "guideline", "sections", "pages"]
     list_filter = ["role", "guideline__source"]
     search_fields = ["item__case__case_number", "guideline__title", "sections"]
     list_select_related = ["item", "guideline"]
     autocomplete_fields = ["item", "guideline"]
 
+    @staticmethod
+    def case_of(citation) -> Case:
+        return citation.item.case
+
 
 @admin.register(CaseDocument)
-class CaseDocumentAdmin(admin.ModelAdmin):
+class CaseDocumentAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
+    # The letter lists the documents relied on: none joins or leaves a final case.
+    form = NotFinalCaseForm
     list_display = ["case", "kind", "author", "service_date", "submitted_by", "page_count", "first_opened_at"]
     list_filter = ["kind", "submitted_by"]
     search_fields = ["case__case_number", "author", "original_name"]

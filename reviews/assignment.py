@@ -18,13 +18,14 @@ from .models import (
     BoardCertification,
     Case,
     CaseExclusion,
+    CaseQuerySet,
     License,
     Reviewer,
     normalize_name,
 )
 
 # Cases that count against a reviewer's capacity.
-OPEN_FOR_REVIEWER = [*Case.WITH_REVIEWER, Case.Status.SUBMITTED]
+OPEN_FOR_REVIEWER = CaseQuerySet.LOAD_STATUSES
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,15 @@ expedited review is due in three calendar days whatever the weekday.
 
 import datetime as dt
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import holidays as holiday_rules
+from django.utils import timezone
 
 from .models import Case, Holiday
+
+# "Due soon" on the dashboard, in the case list and in the deadline digest: within this many business days.
+DUE_SOON_BUSINESS_DAYS = 3
 
 # Enough look-ahead for the longest clock (30 days) plus a run of holidays.
 _HOLIDAY_WINDOW = dt.timedelta(days=60)
@@ -110,3 +115,43 @@ def load_california_holidays(years: Collection[int]) -> int:
     new = [Holiday(date=d, name=n) for d, n in california_holidays(years).items() if d not in existing]
     Holiday.objects.bulk_create(new)
     return len(new)
+
+
+def due_soon_until(today: dt.date, holidays: Collection[dt.date] | None = None) -> dt.date:
+    """The last day of the "due soon" window that starts today."""
+    return add_business_days(today, DUE_SOON_BUSINESS_DAYS, holidays)
+
+
+@dataclass(frozen=True)
+class TimeLeft:
+    """What a list shows beside a due date, and its Bootstrap colour."""
+
+    label: str
+    tone: str  # danger (overdue), warning (hours count), secondary
+
+    @property
+    def css(self) -> str:
+        return {"danger": "text-danger fw-semibold", "warning": "text-warning-emphasis"}.get(
+            self.tone, "text-body-secondary"
+        )
+
+
+def time_left(due: dt.date | None, *, expedited: bool, now: dt.datetime) -> TimeLeft | None:
+    """Days until the end of the `due` day in California; hours for an expedited case due today or tomorrow.
+
+    A date is due at midnight ending that day, America/Los_Angeles (the statutory clocks run
+    on California days), so a case due today is not overdue before tomorrow begins there.
+    """
+    if due is None:
+        return None
+    california = timezone.get_default_timezone()
+    days = (due - timezone.localtime(now, california).date()).days
+    if days < 0:
+        return TimeLeft(f"{-days} day{'s' if days < -1 else ''} overdue", "danger")
+    if expedited and days <= 1:
+        end = dt.datetime.combine(due + dt.timedelta(days=1), dt.time.min, tzinfo=california)
+        hours = int((end - now).total_seconds() // 3600)
+        return TimeLeft(f"{hours} h left" if hours else "under 1 h left", "warning")
+    if days == 0:
+        return TimeLeft("due today", "warning")
+    return TimeLeft(f"{days} day{'s' if days > 1 else ''} left", "secondary")

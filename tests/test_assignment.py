@@ -350,3 +350,44 @@ def test_no_notice_is_queued_when_the_assignment_fails(
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(services.ReviewerNotEligible):
         services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
     assert queued == []
+
+
+# The admin goes through the same rules.
+
+
+def _admin_post(client, case, **changes):
+    from django.forms.models import model_to_dict
+
+    data = {k: v for k, v in model_to_dict(case).items() if v is not None and k != "status"}
+    data.update({f"{prefix}-TOTAL_FORMS": 0 for prefix in ("diagnoses", "items", "documents", "events")})
+    data.update({f"{prefix}-INITIAL_FORMS": 0 for prefix in ("diagnoses", "items", "documents", "events")})
+    data.update(changes)
+    return client.post(f"/admin/reviews/case/{case.pk}/change/", data)
+
+
+def test_the_admin_refuses_a_reviewer_who_fails_a_rule(client, admin_user, ready_case, reviewer):
+    License.objects.filter(reviewer=reviewer).update(status=License.Status.REVOKED)
+    client.force_login(admin_user)
+    response = _admin_post(client, ready_case, reviewer=reviewer.pk)
+    assert response.status_code == 200
+    assert "cannot take this case: California licence revoked" in response.content.decode()
+    assert Case.objects.get(pk=ready_case.pk).reviewer is None
+
+
+def test_the_admin_assigns_through_the_service(client, admin_user, ready_case, reviewer, queued):
+    client.force_login(admin_user)
+    response = _admin_post(client, ready_case, reviewer=reviewer.pk)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    case = Case.objects.get(pk=ready_case.pk)
+    assert (case.status, case.reviewer) == (Case.Status.ASSIGNED, reviewer)
+    assert case.events.filter(to_status="assigned", actor=admin_user).exists()
+
+
+def test_the_admin_asks_for_a_reason_to_reassign(client, admin_user, coordinator, ready_case, reviewer, other_reviewer):
+    case = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
+    client.force_login(admin_user)
+    response = _admin_post(client, case, reviewer=other_reviewer.pk)
+    assert "Give the reason for reassigning" in response.content.decode()
+    response = _admin_post(client, case, reviewer=other_reviewer.pk, reassign_reason="conflict found")
+    assert response.status_code == 302
+    assert Case.objects.get(pk=case.pk).reviewer == other_reviewer

@@ -93,6 +93,9 @@ def test_without_database_url_the_database_is_sqlite_under_var():
 
 def test_the_deployment_checklist_is_clean_in_production_mode():
     secret = {"DJANGO_SECRET_KEY": "k3" + "Qz8!vR#1pL@w9" * 5}  # long and varied, as check --deploy demands
-    code = "import django; django.setup(); from django.core.management import call_command; call_command('check', deploy=True, fail_level='WARNING')"
+    code = (
+        "import django; django.setup(); from django.core.management import call_command; "
+        "call_command('check', deploy=True, fail_level='WARNING')"
+    )
     result = run(code, **{**PRODUCTION, **secret})
     assert result.returncode == 0, result.stderr

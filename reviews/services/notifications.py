@@ -14,9 +14,6 @@ from .. import deadlines
 from ..models import Case
 from ..permissions import COORDINATORS
 
-# "Due soon": the decision falls due within this many business days.
-DUE_SOON_BUSINESS_DAYS = 3
-
 
 def _absolute(path: str) -> str:
     return settings.IMR_BASE_URL.rstrip("/") + path
@@ -68,7 +65,7 @@ def deadline_sweep(*, today: dt.date | None = None) -> tuple[list[int], list[int
         .select_for_update(skip_locked=True)
         .values_list("pk", flat=True)
     )
-    horizon = deadlines.add_business_days(today, DUE_SOON_BUSINESS_DAYS)
+    horizon = deadlines.due_soon_until(today)
     due_soon = list(
         undecided.filter(decision_due_date__range=(today, horizon), due_soon_notified_at__isnull=True)
         .select_for_update(skip_locked=True)

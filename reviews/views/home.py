@@ -1,22 +1,30 @@
-"""Home: the landing page of each role."""
+"""Home: the coordinator's dashboard, and the reviewer's own cases."""
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, F, FilteredRelation, Q
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from ..models import Case
+from .. import deadlines
+from ..models import Case, CaseQuerySet, Reviewer
 from ..permissions import is_coordinator, is_reviewer
+from .cases import with_time_left
+
+# Each dashboard list shows this many cases and links to the case list for the rest.
+LIST_CAP = 25
+
+# Open statuses shown as tiles, in workflow order; the closed ones follow in a quieter line.
+OPEN_STATUSES = [s for s in Case.Status if s not in Case.CLOSED_STATUSES]
 
 
 @require_GET
 @login_required
 def home(request):
-    """The landing page: open cases by status for coordinators, the reviewer's own cases for reviewers."""
+    """The landing page: the dashboard for coordinators, the reviewer's own cases for reviewers."""
     context = {}
     if is_coordinator(request.user):
-        counts = dict(Case.objects.values_list("status").annotate(n=Count("id")).order_by())
-        context["status_counts"] = [(label, counts.get(value, 0)) for value, label in Case.Status.choices]
+        context["dashboard"] = dashboard_context()
     if is_reviewer(request.user):
         context["my_cases"] = (
             Case.objects.filter(reviewer=request.user.reviewer, status__in=Case.WITH_REVIEWER)
@@ -24,3 +32,66 @@ def home(request):
             .only("case_number", "status", "priority", "decision_due_date")
         )
     return render(request, "reviews/home.html", context)
+
+
+def dashboard_context() -> dict:
+    """Everything the coordinator's dashboard shows, in a fixed number of queries (8) whatever the caseload.
+
+    1 holidays of the due-soon window, 1 counts by status with the overdue and due-soon totals,
+    5 capped lists (overdue, due soon, waiting for records, for assignment, for quality
+    review) and 1 aggregated reviewer load.
+    """
+    now = timezone.now()
+    today = timezone.localdate(now)
+    soon_until = deadlines.due_soon_until(today)
+    counts = Case.objects.dashboard_counts(today=today, soon_until=soon_until)
+    by_status = counts["by_status"]
+    rows = Case.objects.for_dashboard()
+    S = Case.Status
+    return {
+        "today": today,
+        "soon_until": soon_until,
+        "open_counts": [(s, by_status.get(s, 0)) for s in OPEN_STATUSES],
+        "closed_counts": [(s, by_status.get(s, 0)) for s in Case.CLOSED_STATUSES],
+        "overdue": _capped(rows.overdue(today), counts["overdue"], now),
+        "due_soon": _capped(rows.due_between(today, soon_until), counts["due_soon"], now),
+        "awaiting_records": _capped(
+            rows.filter(status=S.AWAITING_RECORDS).order_by(
+                "expedited_last", F("records_due_date").asc(nulls_last=True), "case_number"
+            ),
+            by_status.get(S.AWAITING_RECORDS, 0),
+            now,
+            field="records_due_date",
+        ),
+        "ready_for_assignment": _capped(
+            rows.filter(status=S.READY_FOR_ASSIGNMENT), by_status.get(S.READY_FOR_ASSIGNMENT, 0), now
+        ),
+        "submitted": _capped(rows.filter(status=S.SUBMITTED), by_status.get(S.SUBMITTED, 0), now),
+        "reviewer_loads": reviewer_loads(),
+    }
+
+
+def _capped(cases, total: int, now, field: str = "decision_due_date") -> dict:
+    """The first LIST_CAP cases of a list with their time left, and how many there are in all."""
+    return {"cases": with_time_left(cases[:LIST_CAP], now=now, field=field), "total": total, "cap": LIST_CAP}
+
+
+def reviewer_loads() -> list[Reviewer]:
+    """Active reviewers with `open_load`, their cases counting against capacity, in one aggregated query."""
+    reviewers = list(
+        Reviewer.objects.filter(active=True)
+        .select_related("user")
+        # The status condition goes into the JOIN, so only open cases are joined (by the status
+        # index), not every case the reviewer ever had.
+        .annotate(
+            open_cases=FilteredRelation("cases", condition=Q(cases__status__in=CaseQuerySet.LOAD_STATUSES)),
+            open_load=Count("open_cases"),
+        )
+        .order_by("user__last_name", "user__first_name", "pk")
+    )
+    for reviewer in reviewers:
+        # <meter> thresholds: amber above three quarters of capacity, red when full.
+        reviewer.load_low = reviewer.capacity * 3 // 4
+        reviewer.load_high = max(reviewer.capacity - 1, 0)
+        reviewer.at_capacity = reviewer.open_load >= reviewer.capacity
+    return reviewers

@@ -1,0 +1,18 @@
+"""Quality review: the comments a coordinator sends back to the reviewer."""
+
+from crispy_forms.helper import FormHelper
+from django import forms
+
+
+class ReturnForm(forms.Form):
+    comments = forms.CharField(
+        label="Comments for the reviewer",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Shown at the top of the reviewer's workspace. Say what to amend, item by item.",
+        error_messages={"required": "Write the comments the reviewer should address."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False  # the template's <form> carries the case's action URL

@@ -1,0 +1,50 @@
+"""The coordinator's case list: filtered, searched and sorted by due date, 50 cases a page."""
+
+import datetime as dt
+
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from .. import deadlines
+from ..filters import CaseFilter
+from ..models import Case
+from ..permissions import coordinator_required
+
+CASES_PER_PAGE = 50
+
+
+def with_time_left(cases, *, now: dt.datetime, field: str = "decision_due_date"):
+    """Give each case `due_on` (the date in `field`) and its `time_left`; returns the cases as a list."""
+    cases = list(cases)
+    for case in cases:
+        case.due_on = getattr(case, field)
+        if case.decision_date:  # decided: the clock has stopped
+            case.time_left = deadlines.TimeLeft(f"decided {case.decision_date:%m/%d/%Y}", "secondary")
+        elif case.status in Case.CLOSED_STATUSES:
+            case.time_left = None
+        else:
+            case.time_left = deadlines.time_left(
+                case.due_on, expedited=case.priority == Case.Priority.EXPEDITED, now=now
+            )
+    return cases
+
+
+@require_GET
+@coordinator_required
+def case_list(request):
+    """Every case a coordinator may look for: open ones by default, expedited first, then by due date."""
+    filterset = CaseFilter(request.GET, queryset=Case.objects.for_case_list())
+    page = Paginator(filterset.qs, CASES_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = with_time_left(page.object_list, now=timezone.now())
+    sort = filterset.form.cleaned_data.get("sort", "")
+    context = {
+        "filter": filterset,
+        "page": page,
+        "sort": sort,
+        # The due-date heading goes round: expedited first (default), earliest first, latest first.
+        "next_sort": {"": "due", "due": "-due"}.get(sort),
+    }
+    # A filter value that is not on offer (a stale link, a hand-edited URL) is shown in place.
+    return render(request, "reviews/case_list.html", context, status=200 if filterset.is_valid() else 400)

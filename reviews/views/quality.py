@@ -1,0 +1,132 @@
+"""Quality review: the submitted determinations waiting for a coordinator, the preview, return or approve."""
+
+from django.contrib import messages
+from django.db import models
+from django.db.models import F, OuterRef, Prefetch, Subquery
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_fsm import TransitionNotAllowed
+
+from .. import services
+from ..forms.quality import ReturnForm
+from ..letters import letter_queryset, render_letter
+from ..models import Case, CaseEvent
+from ..permissions import coordinator_required, get_case_for_coordinator
+
+S = Case.Status
+
+# The events of a case that moved it into `submitted`: a document added while it waits also writes an
+# event "to submitted", so the one that counts is the move from another status.
+_SUBMISSIONS = CaseEvent.objects.filter(case=OuterRef("pk"), to_status=S.SUBMITTED).exclude(from_status=S.SUBMITTED)
+
+# What the letter reads, and the review's own history: submissions, returns with their comments, approval.
+QA_PAGE = (
+    letter_queryset()
+    .select_related("claims_administrator", "reviewer__user")
+    .prefetch_related(
+        Prefetch(
+            "events",
+            queryset=CaseEvent.objects.filter(to_status__in=[S.SUBMITTED, S.RETURNED, S.APPROVED, S.ISSUED])
+            .exclude(from_status=F("to_status"))
+            .select_related("actor")
+            .order_by("-created_at", "-id"),
+            to_attr="review_events",
+        )
+    )
+)
+
+
+def waiting_for_quality_review():
+    """Submitted cases with reviewer, item count and `submitted_at`: expedited first, then longest waiting."""
+    submitted_at = Subquery(_SUBMISSIONS.order_by("-created_at", "-id").values("created_at")[:1])
+    return (
+        Case.objects.for_case_list()
+        .filter(status=S.SUBMITTED)
+        .annotate(submitted_at=submitted_at)
+        .alias(
+            expedited_last=models.Case(
+                models.When(priority=Case.Priority.EXPEDITED, then=models.Value(0)),
+                default=models.Value(1),
+                output_field=models.IntegerField(),
+            )
+        )
+        .order_by("expedited_last", F("submitted_at").asc(nulls_first=True), "case_number")
+    )
+
+
+@require_GET
+@coordinator_required
+def qa_list(request):
+    """The determinations waiting for quality review, in 4 queries however many (session, user, groups, cases)."""
+    return render(request, "reviews/qa_list.html", {"cases": list(waiting_for_quality_review())})
+
+
+def _render_qa(request, case: Case, *, return_form=None, problems=None, refused=False, status=200):
+    if not hasattr(case, "review_events"):  # an action's lean fetch, shown again with what went wrong
+        case = QA_PAGE.get(pk=case.pk)
+    context = {
+        "letter_html": render_letter(case=case, fmt="html"),
+        "case": case,
+        "documents": case.documents.all(),
+        # Empty for a submitted case, unless its records changed since (a document added, an admin edit).
+        "problems": services.submission_problems(case) if problems is None else problems,
+        "approval_refused": refused,
+        "reviewing": case.status == S.SUBMITTED,
+        "return_form": return_form or ReturnForm(),
+    }
+    return render(request, "reviews/case_qa.html", context, status=status)
+
+
+def _stale(request, case: Case):
+    """Someone else returned or approved the case between this page loading and its form being sent."""
+    case.refresh_from_db(fields=["status"])
+    messages.error(
+        request,
+        f"{case} is {case.get_status_display().lower()} now: someone else acted on it first. Nothing was changed.",
+    )
+    return redirect("reviews:case_qa", case.case_number)
+
+
+@require_GET
+@coordinator_required
+def case_qa(request, case_number):
+    """The determination as it will be issued, the submission checklist, the documents, and the two actions."""
+    case = get_case_for_coordinator(request.user, case_number, QA_PAGE)
+    return _render_qa(request, case)
+
+
+@require_POST
+@coordinator_required
+def case_qa_return(request, case_number):
+    case = get_case_for_coordinator(request.user, case_number)
+    if case.status != S.SUBMITTED:
+        return _stale(request, case)
+    form = ReturnForm(request.POST)
+    if not form.is_valid():
+        return _render_qa(request, case, return_form=form, status=400)
+    try:
+        case = services.case_return_to_reviewer(case=case, by=request.user, comments=form.cleaned_data["comments"])
+    except TransitionNotAllowed:
+        return _stale(request, case)
+    messages.success(request, f"{case} returned to the reviewer; your comments are at the top of their workspace.")
+    return redirect("reviews:qa_list")
+
+
+@require_POST
+@coordinator_required
+def case_qa_approve(request, case_number):
+    case = get_case_for_coordinator(request.user, case_number)
+    if case.status != S.SUBMITTED:
+        return _stale(request, case)
+    try:
+        case = services.case_approve(case=case, by=request.user)
+    except services.SubmissionIncomplete as incomplete:
+        # The records changed since submission: the coordinator returns the case with these points.
+        return _render_qa(request, case, problems=incomplete.problems, refused=True, status=409)
+    except TransitionNotAllowed:
+        return _stale(request, case)
+    decided = f"{case.decision_date:%m/%d/%Y}"
+    messages.success(
+        request, f"{case} approved, decision date {decided}: the determination is final, its letter queued."
+    )
+    return redirect("reviews:qa_list")
