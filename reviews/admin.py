@@ -2,6 +2,8 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 from django_fsm import TransitionNotAllowed
 
 from . import services
@@ -216,11 +218,23 @@ class DisputedItemInline(FinalCaseInlineMixin, admin.StackedInline):
     show_change_link = True
 
 
+@admin.display(description="File")
+def document_link(document: CaseDocument):
+    """Through the permission-checked view: files have no public URL."""
+    if document.pk is None:
+        return "—"
+    url = reverse("reviews:document_file", args=[document.case.case_number, document.pk])
+    return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, document.original_name)
+
+
 class CaseDocumentInline(FinalCaseInlineMixin, admin.TabularInline):
     model = CaseDocument
     extra = 0
-    fields = ["kind", "author", "service_date", "submitted_by", "received_at", "file", "page_count", "first_opened_at"]
-    readonly_fields = ["page_count", "first_opened_at"]
+    fields = ["kind", "author", "service_date", "submitted_by", "received_at", document_link, "page_count"]
+    readonly_fields = [document_link, "received_at", "page_count"]
+
+    def has_add_permission(self, request, obj=None):
+        return False  # uploads go through the case page, which checks each file's type and size
 
 
 class CaseEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -415,7 +429,11 @@ class CaseDocumentAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
     search_fields = ["case__case_number", "author", "original_name"]
     list_select_related = ["case"]
     autocomplete_fields = ["case"]
-    readonly_fields = ["page_count", "first_opened_at", "size", "content_type"]
+    exclude = ["file"]
+    readonly_fields = [document_link, "original_name", "page_count", "first_opened_at", "size", "content_type"]
+
+    def has_add_permission(self, request):
+        return False  # uploads go through the case page, which checks each file's type and size
 
 
 @admin.register(CaseEvent)
@@ -433,18 +451,24 @@ class LetterDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Letter)
-class LetterAdmin(admin.ModelAdmin):
+class LetterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Letters are made, retried and corrected by the application (the case page), never by hand."""
+
     list_display = ["case", "version", "kind", "layout", "status", "rendered_at"]
     list_filter = ["status", "kind", "layout"]
     search_fields = ["case__case_number", "sha256"]
     list_select_related = ["case"]
-    autocomplete_fields = ["case"]
-    readonly_fields = ["status", "html", "text", "pdf", "sha256", "rendered_at", "failure_reason"]
+    autocomplete_fields = []
+    exclude = ["pdf", "html"]
+    readonly_fields = ["pdf_link"]
     inlines = [LetterDeliveryInline]
 
-    def has_change_permission(self, request, obj=None):
-        # A ready letter never changes; a correction is a new version.
-        return super().has_change_permission(request, obj) and (obj is None or obj.status != Letter.Status.READY)
+    @admin.display(description="PDF")
+    def pdf_link(self, letter):
+        if letter.status != Letter.Status.READY:
+            return "—"
+        url = reverse("reviews:letter_download", args=[letter.case.case_number, letter.version, letter.kind, "pdf"])
+        return format_html('<a href="{}">{}</a>', url, letter.pdf.name.rsplit("/", 1)[-1])
 
 
 @admin.register(LetterDelivery)

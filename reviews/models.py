@@ -146,7 +146,11 @@ class Organization(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "normalized_name"], name="organization_unique_kind_name"),
+            models.UniqueConstraint(
+                fields=["kind", "normalized_name"],
+                name="organization_unique_kind_name",
+                violation_error_message="An organisation of this kind with this name is already on file.",
+            ),
         ]
 
     def __str__(self):
@@ -160,14 +164,14 @@ class Organization(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self):
-        self.normalized_name = normalize_name(self.name)
-        if not self.normalized_name:
+        if not normalize_name(self.name):
             raise ValidationError({"name": "Enter a name with at least one letter or digit."})
-        # normalized_name is not a form field, so the unique constraint on it is not checked by
-        # forms: "ACME, Inc." beside "Acme Inc" would only fail on save, as a server error.
-        twins = Organization.objects.filter(kind=self.kind, normalized_name=self.normalized_name).exclude(pk=self.pk)
-        if twins.exists():
-            raise ValidationError({"name": f"{twins.first().name} is already on file as this kind of organisation."})
+
+    def validate_constraints(self, exclude=None):
+        # normalized_name is no form field, so forms leave its unique constraint out and "ACME,
+        # Inc." beside "Acme Inc" would only fail on save, as a server error. Check it always.
+        self.normalized_name = normalize_name(self.name)
+        super().validate_constraints(exclude={*(exclude or ())} - {"normalized_name", "kind", "name"})
 
 
 class Provider(models.Model):
@@ -519,10 +523,26 @@ class Case(FSMModelMixin, models.Model):
             ),
             models.CheckConstraint(condition=~Q(remand_of=F("id")), name="case_not_remand_of_itself"),
         ]
-        indexes = [models.Index(fields=["status", "decision_due_date"])]
+        indexes = [
+            models.Index(fields=["status", "decision_due_date"]),
+            # The lists' default order (expedited first, then due date) over open cases only:
+            # the dashboard's due lists and the case list's first page read it in index order.
+            models.Index(
+                models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1)),
+                F("decision_due_date"),
+                F("case_number"),
+                name="case_open_due_order_idx",
+                condition=~Q(status__in=CLOSED_STATUSES),
+            ),
+        ]
 
     def __str__(self):
         return self.case_number
+
+    @property
+    def takes_documents(self) -> bool:
+        """Open for records; an approved determination is final, so its letter lists exactly what was seen."""
+        return self.status not in (*CLOSED_STATUSES, CaseStatus.APPROVED)
 
     def clean_fields(self, exclude=None):
         # The status is protected: only transitions write it, and field cleaning would reassign it.

@@ -231,13 +231,13 @@ def test_the_dashboard_costs_the_same_eleven_queries_with_5_or_60_cases(
     assert response.context["dashboard"]["overdue"]["total"] > 0
 
 
-def test_reviewers_get_their_own_cases_and_no_dashboard(client, reviewer, frozen_now):
+def test_reviewers_get_no_dashboard_but_their_queue(client, reviewer, frozen_now):
     case_at(S.IN_REVIEW, due=TODAY - DAY)
     client.force_login(reviewer.user)
 
-    response = client.get("/")
+    response = client.get("/", follow=True)
 
-    assert response.status_code == 200
+    assert response.redirect_chain == [("/queue/", 302)]
     assert "dashboard" not in response.context
     assert b"Overdue" not in response.content
 

@@ -304,6 +304,20 @@ def test_a_closed_case_takes_no_documents(client, coordinator, case, private_med
     assert stored_files(private_media) == []
 
 
+def test_an_approved_case_takes_no_documents_its_letter_lists_what_the_reviewer_saw(coordinator, submitted_case):
+    case = services.case_approve(case=submitted_case, by=coordinator)
+    with pytest.raises(ValidationError, match="is approved; it takes no documents"):
+        services.document_add(
+            case=case,
+            by=coordinator,
+            file=upload("late.pdf", pdf_bytes(1)),
+            kind="other",
+            author="",
+            service_date=None,
+            submitted_by="ca",
+        )
+
+
 def test_the_upload_page_shows_the_form_and_the_documents_on_file(client, coordinator, case, document):
     client.force_login(coordinator)
     response = client.get(upload_url(case))

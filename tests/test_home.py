@@ -2,7 +2,6 @@
 
 import pytest
 
-from reviews import services
 from reviews.models import Case
 from tests.factories import CaseFactory
 
@@ -44,13 +43,20 @@ def test_coordinators_see_counts_by_status_and_the_admin_link(client, coordinato
     assert b'href="/admin/"' in response.content
 
 
-def test_reviewers_see_only_their_own_open_cases(client, reviewer, other_reviewer, coordinator, ready_case):
-    mine = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
+def test_reviewers_land_on_their_queue(client, reviewer):
     client.force_login(reviewer.user)
     response = client.get("/")
-    assert [c.case_number for c in response.context["my_cases"]] == [mine.case_number]
+    assert response.status_code == 302
+    assert response["Location"] == "/queue/"
+
+
+def test_a_user_without_a_role_is_told_so(client, db):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="nobody"))
+    response = client.get("/")
     assert "dashboard" not in response.context
-    assert b'href="/admin/"' not in response.content
+    assert b"Your account has no role yet" in response.content
 
 
 @pytest.mark.parametrize("method", ["post", "put", "delete"])

@@ -290,7 +290,7 @@ def test_acme_inc_is_refused_by_full_clean_when_acme_comma_inc_exists_with_the_s
     OrganizationFactory(kind=Kind.EMPLOYER, name="ACME, Inc.")
     errors = full_clean_errors(Organization(kind=Kind.EMPLOYER, name="Acme Inc"))
     messages = [message for field_messages in errors.values() for message in field_messages]
-    assert any("already exists" in m or "organization_unique_kind_name" in m for m in messages), errors
+    assert "An organisation of this kind with this name is already on file." in messages, errors
 
 
 def test_the_same_name_for_another_kind_of_organization_is_accepted(db):

@@ -43,7 +43,7 @@ def document_add(
     if not is_coordinator(by):
         raise PermissionDenied("Only case coordinators may add documents.")
     case = Case.objects.select_for_update().get(pk=case.pk)  # no document slips in while the case closes
-    if case.status in Case.CLOSED_STATUSES:
+    if not case.takes_documents:
         raise ValidationError(f"Case {case.case_number} is {case.get_status_display().lower()}; it takes no documents.")
     try:
         checked = check_upload(file)

@@ -46,7 +46,6 @@ def case_detail(request, case_number):
         "case": case,
         "documents": case.documents.all(),
         "with_reviewer": case.status in Case.WITH_REVIEWER,
-        "closed_statuses": Case.CLOSED_STATUSES,
     }
     if case.status in (Case.Status.APPROVED, Case.Status.ISSUED):
         context.update(letters_context(case))

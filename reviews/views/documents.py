@@ -47,7 +47,7 @@ def document_upload(request, case_number):
         "case": case,
         "form": form,
         "documents": case.documents.all(),
-        "closed": case.status in case.CLOSED_STATUSES,
+        "closed": not case.takes_documents,
         "max_upload_bytes": max_upload_bytes(),
     }
     return render(request, "reviews/document_upload.html", context, status=status)

@@ -2,7 +2,7 @@
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, F, FilteredRelation, Q
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -21,17 +21,12 @@ OPEN_STATUSES = [s for s in Case.Status if s not in Case.CLOSED_STATUSES]
 @require_GET
 @login_required
 def home(request):
-    """The landing page: the dashboard for coordinators, the reviewer's own cases for reviewers."""
-    context = {}
+    """The landing page: the dashboard for coordinators; reviewers go to their queue."""
     if is_coordinator(request.user):
-        context["dashboard"] = dashboard_context()
+        return render(request, "reviews/home.html", {"dashboard": dashboard_context()})
     if is_reviewer(request.user):
-        context["my_cases"] = (
-            Case.objects.filter(reviewer=request.user.reviewer, status__in=Case.WITH_REVIEWER)
-            .order_by("decision_due_date")
-            .only("case_number", "status", "priority", "decision_due_date")
-        )
-    return render(request, "reviews/home.html", context)
+        return redirect("reviews:reviewer_queue")
+    return render(request, "reviews/home.html", {})
 
 
 def dashboard_context() -> dict:
