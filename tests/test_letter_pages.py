@@ -106,3 +106,14 @@ def test_a_user_without_a_role_sees_nothing(client, issued):
     case, _ = issued
     client.force_login(UserFactory(username="nobody"))
     assert client.get(f"/cases/{case.case_number}/letters/").status_code == 404
+
+
+def test_the_reviewer_sees_the_letter_status_in_the_workspace(client, issued):
+    case, letter = issued
+    client.force_login(case.reviewer.user)
+    body = client.get(f"/cases/{case.case_number}/review/").content.decode()
+    assert 'id="letters"' in body and 'hx-trigger="every 2s"' in body  # queued: it polls
+    letter_services.letter_render(letter_id=letter.pk)
+    body = client.get(f"/cases/{case.case_number}/review/").content.decode()
+    assert f"/cases/{case.case_number}/letters/v1/final.pdf" in body
+    assert "Issue a correction" not in body  # coordinators only

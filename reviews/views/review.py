@@ -21,7 +21,8 @@ from ..forms.review import AttestForm, DeclineForm, ItemReviewForm, SummaryForm
 from ..letters import letter_queryset, render_letter
 from ..models import Case, Citation, DisputedItem, Guideline
 from ..permissions import get_case_for_reviewer, is_coordinator, is_reviewer
-from ..services.review import EDITABLE
+from ..services.review import EDITABLE, FINAL
+from .letters import letters_context
 
 CASE_WITH_PARTIES = Case.objects.select_related(
     "employer",
@@ -198,6 +199,8 @@ def _workspace(request, case: Case, *, problems=(), status=200):
         "summary_problems": [message for anchor, message in located if anchor == "summary"],
         "document_problems": [message for anchor, message in located if anchor == "documents"],
     }
+    if case.status in FINAL:
+        context.update(letters_context(case))
     return render(request, "reviews/case_workspace.html", context, status=status)
 
 
