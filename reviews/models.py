@@ -751,6 +751,13 @@ class DisputedItem(models.Model):
     def __str__(self):
         return self.request_text
 
+    @property
+    def location(self) -> str:
+        """Where on the body: "Lumbar spine · Right · L5-S1", leaving out what is not given."""
+        return " · ".join(
+            part for part in (self.body_part, self.get_side_display() if self.side else "", self.spinal_level) if part
+        )
+
     def clean(self):
         if self.subcategory_id and self.category_id and self.subcategory.parent_id != self.category_id:
             raise ValidationError({"subcategory": "Pick a subcategory of the chosen category."})

@@ -964,3 +964,18 @@ def test_events_reached_through_a_case_cannot_be_updated_or_deleted(event):
     with pytest.raises(TypeError, match="append-only"):
         event.case.events.all().delete()
     assert CaseEvent.objects.get(pk=event.pk).note == "application received"
+
+
+@pytest.mark.parametrize(
+    ("body_part", "side", "level", "expected"),
+    [
+        ("Lumbar spine", "right", "L5-S1", "Lumbar spine · Right · L5-S1"),
+        ("", "bilateral", "L4-5", "Bilateral · L4-5"),
+        ("", "left", "", "Left"),
+        ("", "", "", ""),
+    ],
+)
+def test_an_items_location_leaves_out_what_is_not_given(body_part, side, level, expected):
+    from reviews.models import DisputedItem
+
+    assert DisputedItem(body_part=body_part, side=side, spinal_level=level).location == expected
