@@ -179,7 +179,7 @@ def test_the_requesting_provider_is_matched_by_npi_then_by_name_and_otherwise_cr
     cho = ProviderFactory(name="Dr. Daniel Cho", npi="")
     result = import_rows(
         coordinator,
-        row(1, requesting_provider="L. Marsh", requesting_provider_npi="1609876543"),
+        row(1, requesting_provider="Dr. Linda Marsh", requesting_provider_npi="1609876543"),
         row(2, requesting_provider="Daniel Cho, MD", requesting_provider_npi=""),
         row(3, requesting_provider="Dr. Rebecca Stone", requesting_provider_npi="1234567893"),
         row(4, requesting_provider="Rebecca Stone", requesting_provider_npi=""),
@@ -190,6 +190,13 @@ def test_the_requesting_provider_is_matched_by_npi_then_by_name_and_otherwise_cr
     assert stone.name == "Dr. Rebecca Stone"
     assert [c.requesting_provider for c in result.cases] == [marsh, cho, stone, stone, marsh]
     assert Provider.objects.count() == 3
+
+
+def test_an_npi_on_file_under_another_name_is_reported_not_guessed(coordinator, categories):
+    ProviderFactory(name="Linda Marsh, MD", npi="1609876543")
+    result = import_rows(coordinator, row(1, requesting_provider="Lena Marsh", requesting_provider_npi="1609876543"))
+    assert [e.reasons for e in result.errors] == [("npi: NPI 1609876543 belongs to Linda Marsh, MD.",)]
+    assert not Case.objects.exists()
 
 
 def test_a_namesake_with_another_npi_is_another_physician(coordinator, categories):

@@ -6,10 +6,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from ..importers import ORGANIZATION_COLUMNS, CaseRow, RowError, parse_cases_csv, provider_key
-from ..models import Case, CaseEvent, Organization, Provider, normalize_name
+from ..importers import ORGANIZATION_COLUMNS, CaseRow, RowError, parse_cases_csv
+from ..models import Case, CaseEvent
 from ..permissions import is_coordinator
 from .cases import case_create
+from .parties import organization_get_or_create, provider_get_or_create
 
 
 @dataclass
@@ -44,11 +45,10 @@ def cases_import_csv(*, by: AbstractBaseUser, file, filename: str = "") -> Impor
     if errors:
         return ImportResult(errors=errors)
 
-    parties = _Parties()
     cases, errors = [], []
     for row in rows:
         try:
-            case = case_create(by=by, diagnoses=row.diagnoses, items=row.items, **parties.resolve(row), **row.fields)
+            case = case_create(by=by, diagnoses=row.diagnoses, items=row.items, **_parties(row, by), **row.fields)
         except ValidationError as error:
             # case_create's own savepoint has undone this row; carry on to report every refused row.
             errors.append(RowError(row.line, _reasons(error), row.fields["claim_number"]))
@@ -71,47 +71,11 @@ def _reasons(error: ValidationError) -> tuple[str, ...]:
     return tuple(error.messages)
 
 
-class _Parties:
-    """Finds or creates the organisations and the provider a row names, once per import."""
-
-    def __init__(self):
-        self.organizations: dict[tuple[str, str], Organization] = {}
-        # Physicians have no normalised column to match in SQL; one read of (id, name, NPI) serves the file.
-        self.by_npi: dict[str, Provider] = {}
-        self.by_name: dict[str, Provider] = {}
-        for provider in Provider.objects.only("id", "name", "npi").order_by("id"):
-            self._remember(provider)
-
-    def _remember(self, provider: Provider) -> None:
-        if provider.npi:
-            self.by_npi.setdefault(provider.npi, provider)
-        self.by_name.setdefault(provider_key(provider.name), provider)
-
-    def resolve(self, row: CaseRow) -> dict:
-        """The Case's party fields for the row: organisation columns share the Case field names."""
-        fields = dict.fromkeys(ORGANIZATION_COLUMNS)
-        for column, kind in ORGANIZATION_COLUMNS.items():
-            if name := row.organizations[column]:
-                fields[column] = self.organization(kind, name)
-        fields["requesting_provider"] = self.provider(row.provider_name, row.provider_npi)
-        return fields
-
-    def organization(self, kind: str, name: str) -> Organization:
-        key = (kind, normalize_name(name))
-        if key not in self.organizations:
-            # get_or_create retries the read when a concurrent import created the same row first.
-            self.organizations[key], _ = Organization.objects.get_or_create(
-                kind=kind, normalized_name=key[1], defaults={"name": name}
-            )
-        return self.organizations[key]
-
-    def provider(self, name: str, npi: str) -> Provider:
-        """By NPI; else by name, but never a namesake whose different NPI says it is someone else."""
-        if npi and npi in self.by_npi:
-            return self.by_npi[npi]
-        namesake = self.by_name.get(provider_key(name))
-        if namesake is not None and not (npi and namesake.npi):
-            return namesake
-        provider = Provider.objects.create(name=name, npi=npi)
-        self._remember(provider)
-        return provider
+def _parties(row: CaseRow, by: AbstractBaseUser) -> dict:
+    """The Case's party fields for the row (organisation columns share the Case field names), found or added."""
+    fields = {
+        column: organization_get_or_create(kind=kind, name=name, by=by) if (name := row.organizations[column]) else None
+        for column, kind in ORGANIZATION_COLUMNS.items()
+    }
+    fields["requesting_provider"] = provider_get_or_create(name=row.provider_name, npi=row.provider_npi, by=by)
+    return fields

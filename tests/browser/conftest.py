@@ -157,3 +157,20 @@ def browser_console(page):
     page.expose_binding("__reportCspViolation", console.on_csp_violation)
     page.add_init_script(_RECORD_CSP_VIOLATIONS)
     return console
+
+
+@pytest.fixture
+def second_page(browser, browser_context_args):
+    """`(page, console)` in a browser context of its own: a second user signed in beside `page`'s.
+
+    The console is a BrowserConsole watching that page, as `browser_console` watches `page`.
+    """
+    context = browser.new_context(**browser_context_args)
+    page = context.new_page()
+    console = BrowserConsole(page)
+    page.on("console", console.on_console)
+    page.on("pageerror", console.on_page_error)
+    page.expose_binding("__reportCspViolation", console.on_csp_violation)
+    page.add_init_script(_RECORD_CSP_VIOLATIONS)
+    yield page, console
+    context.close()

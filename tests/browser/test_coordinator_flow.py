@@ -104,7 +104,7 @@ def test_a_coordinator_takes_a_new_case_from_intake_to_an_assigned_reviewer(
 
     item = page.locator("[data-formset='items'] [data-formset-row]").first
     item.get_by_label("Request").fill("Physical therapy 2x6 weeks lumbar spine (12 sessions)")
-    item.get_by_label(re.compile(r"^Category")).select_option(label="Rehabilitation")
+    item.get_by_role("combobox", name=re.compile(r"^Category")).select_option(label="Rehabilitation")
     item.get_by_label("Subcategory").select_option(label="Physical therapy")
     item.get_by_label("Body part").fill("Lumbar spine")
     item.get_by_label("UR action").select_option(label="Denied")
