@@ -53,10 +53,10 @@ report instead of a merge we would have to guess; and a line number in an error 
 points at one whole case. The cost is a wide sheet, which is why item groups the file does
 not need can be left out altogether.
 
-Parties are matched, never duplicated: organisations by kind and normalised name
-(models.normalize_name, so "ACME, Inc." is "Acme Inc"); the requesting provider by NPI when
-given, else by normalised name without a "Dr." title or a trailing ", MD"-style degree;
-whatever is not found is created at import. Treatment categories must exist (top level,
+Parties are matched, never duplicated, as on the intake page (services.parties): organisations
+by kind and normalised name ("ACME, Inc." is "Acme Inc"); the requesting provider by NPI, which
+must belong to a physician of that name, else by name without a "Dr." title or a trailing
+", MD"-style degree; whatever is not found is created at import. Treatment categories must exist (top level,
 case-insensitive; subcategories under their category).
 
 This module only reads the database (categories, existing cases); services.imports writes.

@@ -19,7 +19,14 @@ PRINT_DATABASE = (
     "db = settings.DATABASES['default']; print(json.dumps({k: str(db.get(k, '')) for k in ('ENGINE', 'NAME', 'HOST')}))"
 )
 # Variables the settings read that would change the outcome when inherited from the test run.
-SETTINGS_VARIABLES = ("DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "IMR_VAR_DIR")
+SETTINGS_VARIABLES = (
+    "DJANGO_DEBUG",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "IMR_VAR_DIR",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests' harness; check --deploy rightly warns of it
+)
 
 
 def run(code: str, **variables: str) -> subprocess.CompletedProcess:
