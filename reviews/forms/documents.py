@@ -98,12 +98,12 @@ class DocumentUploadForm(forms.Form):
                         '<ul id="document-upload-selection" class="list-unstyled small mb-3" aria-live="polite"'
                         ' data-max-bytes="{{ max_upload_bytes }}"></ul>'
                     ),
-                    css_class="col-xl-4 col-md-12",
+                    css_class="col-12",
                 ),
-                Column("kind", css_class="col-xl-2 col-md-3"),
-                Column("submitted_by", css_class="col-xl-2 col-md-3"),
-                Column("author", css_class="col-xl-2 col-md-3"),
-                Column("service_date", css_class="col-xl-2 col-md-3"),
+                Column("kind", css_class="col-xl-3 col-md-6"),
+                Column("submitted_by", css_class="col-xl-3 col-md-6"),
+                Column("author", css_class="col-xl-3 col-md-6"),
+                Column("service_date", css_class="col-xl-3 col-md-6"),
             ),
             Submit("upload", "Upload", css_class="btn-primary"),
         )

@@ -41,7 +41,7 @@ def case_assign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUser
     case.reviewer = reviewer
     case.date_assigned = timezone.localdate()
     case.save()
-    CaseEvent.record(case, by=by, from_status=from_status, note=f"assigned to reviewer #{reviewer.pk}")
+    CaseEvent.record(case, by=by, from_status=from_status, note=f"assigned to {reviewer}")
     notify_reviewer_assigned.delay_on_commit(case.pk)
     return case
 
@@ -76,7 +76,7 @@ def case_reassign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUs
         case,
         by=by,
         from_status=from_status,
-        note=f"reassigned from reviewer #{previous.pk} to reviewer #{reviewer.pk}: {reason}",
+        note=f"reassigned from {previous} to {reviewer}: {reason}",
     )
     notify_reviewer_assigned.delay_on_commit(case.pk)
     return case

@@ -92,7 +92,7 @@ def case_decline(*, case: Case, by: AbstractBaseUser, reason: str) -> Case:
     CaseExclusion.objects.get_or_create(
         case=case, reviewer=reviewer, defaults={"reason": f"declined: {reason}", "created_by": by}
     )
-    CaseEvent.record(case, by=by, from_status=from_status, note=f"declined by reviewer #{reviewer.pk}: {reason}")
+    CaseEvent.record(case, by=by, from_status=from_status, note=f"declined by {reviewer}: {reason}")
     notify_coordinators_declined.delay_on_commit(case.pk)
     return case
 

@@ -27,7 +27,7 @@ def demo_data(transactional_db, media_root):
 
 @pytest.fixture
 def celery_queue_emptied():
-    """Empty the broker afterwards: the assignment e-mail is queued (to Redis when REDIS_URL is set) and nothing consumes it."""
+    """Empty the broker afterwards: the assignment e-mail is queued (to Redis with REDIS_URL); nothing consumes it."""
     yield
     from imr.celery import app
 
@@ -58,7 +58,7 @@ def pick_on_file(page, field_id: str, typed: str, name: str) -> None:
     """
     field = page.locator(f"#{field_id}")
     field.fill(typed)
-    expect(page.locator(f"#{field_id}-options option[value=\"{name}\"]")).to_have_count(1)
+    expect(page.locator(f'#{field_id}-options option[value="{name}"]')).to_have_count(1)
     field.fill(name)
     expect(page.locator(f"#div_{field_id} .intake-hint")).to_have_text(re.compile(rf"^On file: {re.escape(name)}"))
 
@@ -108,6 +108,7 @@ def test_a_coordinator_takes_a_new_case_from_intake_to_an_assigned_reviewer(
     item.get_by_label("Subcategory").select_option(label="Physical therapy")
     item.get_by_label("Body part").fill("Lumbar spine")
     item.get_by_label("UR action").select_option(label="Denied")
+    screenshot(page, "case-intake-filled")
     browser_console.assert_clean("the filled intake form")
 
     page.get_by_role("button", name="Create case").click()
@@ -130,6 +131,7 @@ def test_a_coordinator_takes_a_new_case_from_intake_to_an_assigned_reviewer(
     page.get_by_role("button", name="Upload").click()
     expect(page.get_by_role("alert")).to_have_text(f"2 documents added to {case_number}.")
     expect(page.get_by_text("2 documents", exact=True)).to_be_visible()
+    screenshot(page, "document-upload")
     browser_console.assert_clean("the upload page")
 
     # Eligibility: tick the checklist, and confirm the proposal.
@@ -145,6 +147,7 @@ def test_a_coordinator_takes_a_new_case_from_intake_to_an_assigned_reviewer(
     # Each answer re-runs the checklist on the server (htmx); with all four passing it proposes eligible.
     expect(page.locator("#eligibility .card-footer strong")).to_have_text("eligible")
     expect(page.get_by_role("radio", name="Eligible", exact=True)).to_be_checked()
+    screenshot(page, "eligibility-check")
     browser_console.assert_clean("the eligibility page")
     page.get_by_role("button", name="Confirm").click()
 
@@ -185,6 +188,7 @@ def test_a_coordinator_takes_a_new_case_from_intake_to_an_assigned_reviewer(
     expect(title.get_by_text("Assigned", exact=True)).to_be_visible()
     reviewer_card = page.locator(".card").filter(has=page.locator(".card-header", has_text="Reviewer"))
     expect(reviewer_card).to_contain_text("Maria Alvarez, MD")
+    screenshot(page, "case-assigned")
     browser_console.assert_clean("the assigned case's page")
 
     # What the walk left in the database.
