@@ -214,6 +214,21 @@ def wait_saved(page, case: Case, panel: str):
     )
 
 
+def to_top(page):
+    """Scroll the page and the workspace's records column (sticky, scrolling on its own) back to their tops.
+
+    Opening the documents scrolled the records column; a screenshot shows the page as a reader starts it.
+    """
+    # "instant": Bootstrap makes scrolling smooth, and a screenshot taken mid-animation misplaces the column.
+    page.evaluate(
+        """() => {
+            window.scrollTo({top: 0, behavior: "instant"});
+            document.querySelector(".ws-records")?.scrollTo({top: 0, behavior: "instant"});
+        }"""
+    )
+    page.wait_for_function("window.scrollY === 0 && (document.querySelector('.ws-records')?.scrollTop ?? 0) === 0")
+
+
 def status_of(case: Case) -> str:
     case.refresh_from_db()
     return case.status
@@ -323,6 +338,7 @@ def test_a_reviewer_writes_the_example_determination_and_quality_review_returns_
         "Physical Medicine",
         "98, 99",
     )
+    to_top(page)
     screenshot(page, "reviewer-workspace")
     browser_console.assert_clean("the workspace, while writing")
 
@@ -347,6 +363,7 @@ def test_a_reviewer_writes_the_example_determination_and_quality_review_returns_
     expect(page.locator("#read-only")).to_contain_text("Submitted for quality review")
     expect(page.locator("#problems")).to_have_count(0)
     assert status_of(case) == S.SUBMITTED
+    to_top(page)
     screenshot(page, "reviewer-workspace-submitted")
     browser_console.assert_clean("the workspace, submitted")
 
@@ -362,7 +379,7 @@ def test_a_reviewer_writes_the_example_determination_and_quality_review_returns_
     expect(qa_row).to_contain_text("Maria Alvarez")
     screenshot(qa, "qa-list")
     qa_console.assert_clean("the quality review list")
-    qa_row.get_by_role("link", name=case.case_number).click()
+    qa_row.get_by_role("link", name=case.case_number, exact=True).click()
     expect(qa).to_have_url(f"{base}/cases/{case.case_number}/qa/")
     letter = qa.frame_locator("iframe.imr-letter-frame")
     expect(letter.locator("body")).to_contain_text(wanted.rationale[:80])
@@ -393,6 +410,7 @@ def test_a_reviewer_writes_the_example_determination_and_quality_review_returns_
     item.refresh_from_db()
     assert item.rationale == amended
     assert sorted(citations_of(item)) == sorted(expected_citations)
+    to_top(page)
     screenshot(page, "reviewer-workspace-returned")
     browser_console.assert_clean("the returned workspace")
     page.get_by_role("button", name="Submit for quality review").click()
@@ -403,7 +421,7 @@ def test_a_reviewer_writes_the_example_determination_and_quality_review_returns_
 
     # The coordinator approves; the letter is queued (no worker renders it here).
     qa.reload()
-    qa.locator("tbody tr", has_text=case.case_number).get_by_role("link", name=case.case_number).click()
+    qa.locator("tbody tr", has_text=case.case_number).get_by_role("link", name=case.case_number, exact=True).click()
     expect(qa.frame_locator("iframe.imr-letter-frame").locator("body")).to_contain_text(AMENDMENT[:80])
     qa.get_by_role("button", name="Approve the determination").click()
     expect(qa).to_have_url(f"{base}/cases/qa/")
@@ -446,4 +464,5 @@ def test_a_reviewer_writes_the_example_determination_and_quality_review_returns_
     expect(page.locator("#read-only")).to_contain_text("approved")
     expect(page.locator("#qa-comments")).to_have_count(0)
     expect(page.locator("#summary-text")).to_have_count(0)
+    screenshot(page, "reviewer-workspace-approved")
     browser_console.assert_clean("the approved workspace")
