@@ -784,10 +784,8 @@ class Citation(models.Model):
         ]
 
     def __str__(self):
-        parts = [self.guideline.citation_name, self.sections]
-        if self.pages:
-            parts.append(f"Page(s): {self.pages}")
-        return " ".join(p for p in parts if p)
+        parts = [self.guideline.citation_name, self.sections, f"Page(s): {self.pages}" if self.pages else ""]
+        return "; ".join(p for p in parts if p)
 
 
 class CaseDocument(models.Model):

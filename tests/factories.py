@@ -122,7 +122,8 @@ class CaseFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = models.Case
 
-    case_number = factory.Sequence(lambda n: f"CM26-{n + 1:07d}")
+    # A year of its own: never the number of a case the demo data or a service gave out.
+    case_number = factory.Sequence(lambda n: f"CM98-{n + 1:07d}")
     employee_name = factory.Faker("name")
     claim_number = factory.Sequence(lambda n: f"CLM-{n:06d}")
     date_of_injury = dt.date(2024, 3, 4)

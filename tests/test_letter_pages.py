@@ -13,8 +13,7 @@ def issued(db, settings, tmp_path, queued):
     settings.MEDIA_ROOT = tmp_path
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     case = Case.objects.get(claim_number="DEMO-2007-0221")
-    letter = letter_services.letter_queue(case=case, by=None)
-    return case, letter
+    return case, case.letters.get(kind=Letter.Kind.FINAL_DETERMINATION)  # queued by the demo
 
 
 def _coordinator():

@@ -19,10 +19,11 @@ def media(settings, tmp_path):
 
 @pytest.fixture
 def queued_letter(db, media, queued, django_capture_on_commit_callbacks):
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    case = Case.objects.get(claim_number="DEMO-2007-0221")
+    """The demo's example case is approved and its letter queued, rendered after commit by the worker."""
     with django_capture_on_commit_callbacks(execute=True):
-        letter = letter_services.letter_queue(case=case, by=None)
+        call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    letter = Letter.objects.get(case__claim_number="DEMO-2007-0221", kind=Letter.Kind.FINAL_DETERMINATION)
+    assert (letter.version, letter.status) == (1, Letter.Status.QUEUED)
     assert queued == [("letter_render", (letter.pk,))]
     return letter
 

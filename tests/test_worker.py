@@ -36,16 +36,13 @@ def test_the_worker_emails_the_reviewer_once_the_assignment_is_committed(worker,
 
 def test_the_worker_renders_an_approved_letter_end_to_end(worker, settings, tmp_path):
     from django.core.management import call_command
-    from django.db import transaction
 
     from reviews.models import Case, Letter
-    from reviews.services import letters as letter_services
 
     settings.MEDIA_ROOT = tmp_path
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115  approves the example, queues its letter
     case = Case.objects.get(claim_number="DEMO-2007-0221")
-    with transaction.atomic():
-        letter = letter_services.letter_queue(case=case, by=None)
+    letter = case.letters.get(kind=Letter.Kind.FINAL_DETERMINATION)
     assert _wait_for(lambda: Letter.objects.get(pk=letter.pk).status == Letter.Status.READY, seconds=60)
     assert Case.objects.get(pk=case.pk).status == Case.Status.ISSUED
     assert (tmp_path / Letter.objects.get(pk=letter.pk).pdf.name).read_bytes().startswith(b"%PDF")

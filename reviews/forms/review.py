@@ -1,5 +1,6 @@
 """Forms of the expert review: the conflict attestation, declining, and the workspace's autosaved panels."""
 
+from crispy_forms.bootstrap import StrictButton
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Layout, Submit
 from django import forms
@@ -65,7 +66,8 @@ class DeclineForm(forms.Form):
             "reason",
             "detail",
             HTML('<input type="hidden" name="action" value="decline">'),
-            Submit("submit", "Decline the case", css_class="btn-outline-danger"),
+            # StrictButton: crispy's Submit would add btn-primary under the outline style.
+            StrictButton("Decline the case", type="submit", name="submit", css_class="btn-outline-danger"),
         )
 
     def clean(self):

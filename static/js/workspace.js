@@ -274,7 +274,10 @@
   function edited(form) {
     storeDraft(form);
     const st = state.get(form);
-    if (!st.blocked && !st.timer) setStatus(form, "dirty", "Unsaved changes…");
+    if (st.blocked || st.timer) return;
+    // Leaving a saved field fires "change" too: only a real difference is unsaved.
+    if (!st.inFlight && st.savedMark && snapshot(form) === st.saved) setStatus(form, "saved", st.savedMark);
+    else setStatus(form, "dirty", "Unsaved changes…");
   }
 
   // Put a stored draft's values back into the panel, adding or removing citation rows to fit.
@@ -467,7 +470,9 @@
           st.noticeUntilSaved = false;
           hideNotice(form);
         }
-        form.dataset.state = document.getElementById("save-status-" + form.dataset.panel).dataset.state;
+        const mark = document.getElementById("save-status-" + form.dataset.panel);
+        form.dataset.state = mark.dataset.state;
+        st.savedMark = mark.textContent;
       } else if (code === 409) {
         st.blocked = "conflict";
         storeDraft(form);

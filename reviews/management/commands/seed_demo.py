@@ -32,7 +32,7 @@ from reviews.models import (
 )
 from reviews.permissions import COORDINATORS, REVIEWERS
 from reviews.roles import ensure_role_groups
-from reviews.services import case_number_next
+from reviews.services import case_number_next, letter_queue
 
 User = get_user_model()
 
@@ -332,8 +332,11 @@ class Command(BaseCommand):
         doc.save()
 
     def example_case(self, coordinator, reviewer, orgs, providers, categories, guidelines):
-        """The case of shared/examples/final-determination-example.txt, reviewed and approved."""
-        self.new_case(
+        """The case of shared/examples/final-determination-example.txt, approved, its letter queued.
+
+        The worker renders the letter once this transaction commits: the case then reads issued.
+        """
+        case = self.new_case(
             claim_number=EXAMPLE_CLAIM,
             status=Case.Status.APPROVED,
             by=coordinator,
@@ -392,6 +395,8 @@ class Command(BaseCommand):
                 ("progress_report", "Dr. Linda Marsh", dt.date(2014, 8, 6), True),
             ],
         )
+        if case is not None:
+            letter_queue(case=case, by=coordinator)
 
     def cases_in_flight(self, coordinator, reviewers, orgs, providers, categories, today):
         """A handful of current cases, one or two at each stage of the workflow."""
