@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection
 
 from imr.celery import app
 from reviews.models import Case, DisputedItem, Letter
@@ -56,10 +57,13 @@ def worker_process(transactional_db, tmp_path):
 
 def test_killing_the_rendering_process_leaves_exactly_one_ready_letter_and_one_pdf(worker_process):
     hostname, media = worker_process
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115  queues the example's letter v1
     case = Case.objects.get(claim_number="DEMO-2007-0221")
+    first = case.letters.get(kind=Letter.Kind.FINAL_DETERMINATION)
+    assert _wait_for(lambda: Letter.objects.get(pk=first.pk).status == Letter.Status.READY, 120), "v1 not rendered"
+
     item = case.items.get()
-    # Forty long items make the rendering last long enough to be caught in the act.
+    # Forty long items make the corrected version's rendering last long enough to be caught in the act.
     DisputedItem.objects.bulk_create(
         DisputedItem(
             case=case, position=n, request_text=f"Item {n}", category=item.category, ur_action="denied",
@@ -67,8 +71,8 @@ def test_killing_the_rendering_process_leaves_exactly_one_ready_letter_and_one_p
         )
         for n in range(2, 42)
     )  # fmt: skip
-    with transaction.atomic():
-        letter = letter_services.letter_queue(case=case, by=None)
+    coordinator = get_user_model().objects.get(username="coordinator")
+    letter = letter_services.letter_correct(case=case, by=coordinator, reason="forty more items")
 
     assert _wait_for(lambda: Letter.objects.get(pk=letter.pk).status == Letter.Status.RENDERING, 60)
     active = app.control.inspect(destination=[hostname], timeout=2).active()[hostname]
@@ -76,8 +80,9 @@ def test_killing_the_rendering_process_leaves_exactly_one_ready_letter_and_one_p
     os.kill(task["worker_pid"], signal.SIGKILL)  # the pool process dies mid-render; the master starts another
 
     assert _wait_for(lambda: Letter.objects.get(pk=letter.pk).status == Letter.Status.READY, 120), "not re-rendered"
-    ready = Letter.objects.filter(case=case, version=1, kind=Letter.Kind.FINAL_DETERMINATION, status="ready")
+    version = letter.version
+    ready = Letter.objects.filter(case=case, version=version, kind=Letter.Kind.FINAL_DETERMINATION, status="ready")
     assert ready.count() == 1
-    pdfs = sorted(p.name for p in (media / "letters").glob(f"{case.case_number}-v1*.pdf"))
-    assert pdfs == [f"{case.case_number}-v1-public.pdf", f"{case.case_number}-v1.pdf"]
-    assert Case.objects.get(pk=case.pk).status == Case.Status.ISSUED
+    pdfs = sorted(p.name for p in (media / "letters").glob(f"{case.case_number}-v{version}*.pdf"))
+    assert pdfs == [f"{case.case_number}-v{version}-public.pdf", f"{case.case_number}-v{version}.pdf"]
+    assert "Item 41" in Letter.objects.get(pk=letter.pk).text
