@@ -31,6 +31,12 @@ def is_reviewer(user: AbstractBaseUser) -> bool:
     return user.is_active and _in_group(user, REVIEWERS) and hasattr(user, "reviewer")
 
 
+def require_coordinator(user: AbstractBaseUser) -> None:
+    """For services: raise PermissionDenied unless `user` is a case coordinator."""
+    if not is_coordinator(user):
+        raise PermissionDenied("Only case coordinators may do this.")
+
+
 def coordinator_required(view):
     """Anonymous users go to the login page; signed-in users without the role get 403."""
 

@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from ..assignment import problems_for
 from ..models import Case, CaseEvent, CaseExclusion, Citation, Reviewer
+from ..permissions import require_coordinator
 from ..tasks import notify_reviewer_assigned
-from .cases import _require_coordinator
 
 
 class ReviewerNotEligible(Exception):
@@ -32,7 +32,7 @@ def case_assign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUser
     ready_for_assignment (e.g. another coordinator assigned it a moment ago), and
     ReviewerNotEligible with the reasons when the reviewer fails a rule of assignment.
     """
-    _require_coordinator(by)
+    require_coordinator(by)
     case = _lock(case, reviewer)
     from_status = case.status
     case.assign()  # the fsm transition checks the source state
@@ -54,7 +54,7 @@ def case_reassign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUs
     reviewer who signs it. Raises PermissionDenied, ValueError without a reason,
     TransitionNotAllowed unless a reviewer holds the case, and ReviewerNotEligible.
     """
-    _require_coordinator(by)
+    require_coordinator(by)
     if not reason.strip():
         raise ValueError("Give the reason for reassigning.")
     case = _lock(case, reviewer)

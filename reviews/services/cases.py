@@ -4,13 +4,12 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from .. import deadlines
 from ..models import Case, CaseEvent, CaseNumberSequence, Diagnosis, DisputedItem
-from ..permissions import is_coordinator
+from ..permissions import require_coordinator
 
 
 def case_number_next(*, year: int) -> str:
@@ -26,10 +25,6 @@ def case_number_next(*, year: int) -> str:
     sequence.save(update_fields=["last_value"])
     return f"CM{year % 100:02d}-{sequence.last_value:07d}"
 
-
-def _require_coordinator(user: AbstractBaseUser) -> None:
-    if not is_coordinator(user):
-        raise PermissionDenied("Only case coordinators may do this.")
 
 
 @transaction.atomic
@@ -57,7 +52,7 @@ def case_register(*, case: Case, by: AbstractBaseUser) -> Case:
 
     Raises PermissionDenied unless `by` is a coordinator and ValidationError when the case is invalid.
     """
-    _require_coordinator(by)
+    require_coordinator(by)
     case.full_clean(exclude=["case_number"])
     case.case_number = case_number_next(year=timezone.localdate().year)
     case.save()
@@ -88,7 +83,7 @@ def case_confirm_eligibility(*, case: Case, by: AbstractBaseUser, eligible: bool
     Raises PermissionDenied for a non-coordinator, ValueError when an ineligible case has no reason,
     and TransitionNotAllowed unless the case is received.
     """
-    _require_coordinator(by)
+    require_coordinator(by)
     if eligible:
         return _transition(case, "confirm_eligible", by=by, note=reason or "eligible")
     if not reason.strip():
@@ -104,7 +99,7 @@ def case_request_records(
 
     Raises PermissionDenied for a non-coordinator and TransitionNotAllowed unless the case is eligible.
     """
-    _require_coordinator(by)
+    require_coordinator(by)
     sent_on = sent_on or timezone.localdate()
     due = deadlines.records_due(sent_on, case.priority, electronic=electronic)
     return _transition(
@@ -118,7 +113,7 @@ def case_complete_records(*, case: Case, by: AbstractBaseUser, on: dt.date | Non
 
     Raises PermissionDenied for a non-coordinator and TransitionNotAllowed unless the case awaits records.
     """
-    _require_coordinator(by)
+    require_coordinator(by)
     on = on or timezone.localdate()
     due = deadlines.decision_due(on, case.priority)
     return _transition(

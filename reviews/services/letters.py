@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from .. import letters
 from ..models import Case, CaseEvent, Letter, LetterDelivery
-from .cases import _require_coordinator
+from ..permissions import require_coordinator
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def letter_correct(*, case: Case, by: AbstractBaseUser, reason: str) -> Letter:
     Raises PermissionDenied for a non-coordinator and ValueError without a reason or before
     the first letter is ready.
     """
-    _require_coordinator(by)
+    require_coordinator(by)
     if not reason.strip():
         raise ValueError("Give the reason for the corrected letter.")
     case = Case.objects.select_for_update().get(pk=case.pk)
@@ -66,7 +66,7 @@ def letter_correct(*, case: Case, by: AbstractBaseUser, reason: str) -> Letter:
 @transaction.atomic
 def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
     """Queue a failed rendering again. Raises PermissionDenied, ValueError unless the letter failed."""
-    _require_coordinator(by)
+    require_coordinator(by)
     updated = Letter.objects.filter(case=letter.case, version=letter.version, status=Letter.Status.FAILED).update(
         status=Letter.Status.QUEUED, failure_reason=""
     )

@@ -1,14 +1,14 @@
 """Parties of a case: find organisations and providers by name, and add each one at most once."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case as SqlCase
 from django.db.models import IntegerField, Value, When
 
 from ..importers import provider_key
 from ..models import Organization, Provider, normalize_name
-from ..permissions import is_coordinator
+from ..permissions import require_coordinator
 
 SEARCH_LIMIT = 10
 
@@ -78,10 +78,6 @@ def provider_match(*, name: str, npi: str = "") -> Provider | None:
     return namesakes[0] if namesakes else None
 
 
-def _require_coordinator(user: AbstractBaseUser) -> None:
-    if not is_coordinator(user):
-        raise PermissionDenied("Only case coordinators may do this.")
-
 
 @transaction.atomic
 def organization_get_or_create(*, kind: str, name: str, by: AbstractBaseUser) -> Organization:
@@ -90,7 +86,7 @@ def organization_get_or_create(*, kind: str, name: str, by: AbstractBaseUser) ->
     "ACME, Inc." finds "Acme Inc", never a second Acme. Raises PermissionDenied unless `by` is a
     coordinator and ValidationError (on "name") when the name has no letter or digit or is too long.
     """
-    _require_coordinator(by)
+    require_coordinator(by)
     organization = Organization(kind=kind, name=" ".join(name.split()))
     organization.full_clean(exclude=["normalized_name"], validate_unique=False, validate_constraints=False)
     # get_or_create survives a concurrent intake adding the same name: the unique (kind,
@@ -109,7 +105,7 @@ def provider_get_or_create(*, name: str, npi: str = "", by: AbstractBaseUser) ->
     PermissionDenied unless `by` is a coordinator, and ValidationError when provider_match does
     or the new provider is invalid (an NPI that is not ten digits).
     """
-    _require_coordinator(by)
+    require_coordinator(by)
     name, npi = " ".join(name.split()), npi.strip()
     provider = provider_match(name=name, npi=npi)
     if provider is not None:

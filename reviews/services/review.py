@@ -8,8 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
+from ..permissions import require_coordinator
 from ..tasks import notify_coordinators_declined
-from .cases import _require_coordinator
 from .letters import letter_queue
 
 # Statuses in which the assigned reviewer writes the determination.
@@ -223,7 +223,7 @@ def case_return_to_reviewer(*, case: Case, by: AbstractBaseUser, comments: str) 
     Raises PermissionDenied for a non-coordinator, ValueError without comments, and
     TransitionNotAllowed unless the case is submitted.
     """
-    _require_coordinator(by)
+    require_coordinator(by)
     if not comments.strip():
         raise ValueError("Write the comments the reviewer should address.")
     case = _lock(case)
@@ -242,7 +242,7 @@ def case_approve(*, case: Case, by: AbstractBaseUser) -> Case:
     Raises PermissionDenied for a non-coordinator, SubmissionIncomplete if the determination
     is somehow incomplete, and TransitionNotAllowed unless the case is submitted.
     """
-    _require_coordinator(by)
+    require_coordinator(by)
     case = _lock(case)
     if problems := submission_problems(case):
         raise SubmissionIncomplete(problems)
