@@ -1,5 +1,6 @@
 """Django admin for the catalogues, reviewers and cases; statuses are read-only, writes go through services."""
 
+from auditlog.mixins import AuditlogHistoryAdminMixin
 from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
@@ -30,6 +31,13 @@ from .models import (
     TreatmentCategory,
 )
 from .services.review import FINAL
+
+
+class AuditedAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
+    """A model whose every change django-auditlog keeps: its change page links the field-by-field history."""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "audited": True})
 
 
 class ReadOnlyAdminMixin:
@@ -97,7 +105,7 @@ class CitationForm(NotFinalCaseForm):
 
 
 @admin.register(Specialty)
-class SpecialtyAdmin(admin.ModelAdmin):
+class SpecialtyAdmin(AuditedAdmin):
     list_display = ["name", "parent"]
     list_filter = [("parent", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "parent__name"]
@@ -124,7 +132,7 @@ class AffiliationInline(admin.TabularInline):
 
 
 @admin.register(Reviewer)
-class ReviewerAdmin(admin.ModelAdmin):
+class ReviewerAdmin(AuditedAdmin):
     list_display = ["__str__", "degree", "practice_start_year", "weekly_hours", "capacity", "active"]
     list_filter = ["active", "degree", "certifications__specialty", "licenses__state"]
     search_fields = ["user__first_name", "user__last_name", "user__username", "user__email", "licenses__number"]
@@ -134,7 +142,7 @@ class ReviewerAdmin(admin.ModelAdmin):
 
 
 @admin.register(License)
-class LicenseAdmin(admin.ModelAdmin):
+class LicenseAdmin(AuditedAdmin):
     list_display = ["reviewer", "state", "number", "status", "expires_on"]
     list_filter = ["state", "status"]
     search_fields = ["number", "reviewer__user__last_name"]
@@ -143,7 +151,7 @@ class LicenseAdmin(admin.ModelAdmin):
 
 
 @admin.register(BoardCertification)
-class BoardCertificationAdmin(admin.ModelAdmin):
+class BoardCertificationAdmin(AuditedAdmin):
     list_display = ["reviewer", "specialty", "board", "certified_on", "expires_on"]
     list_filter = ["specialty"]
     search_fields = ["board", "specialty__name", "reviewer__user__last_name"]
@@ -152,7 +160,7 @@ class BoardCertificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(AuditedAdmin):
     list_display = ["name", "kind", "email"]
     list_filter = ["kind"]
     search_fields = ["name", "normalized_name"]
@@ -161,7 +169,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(AuditedAdmin):
     list_display = ["name", "specialty", "npi", "group"]
     list_filter = [("specialty", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "npi", "group__name"]
@@ -170,7 +178,7 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Affiliation)
-class AffiliationAdmin(admin.ModelAdmin):
+class AffiliationAdmin(AuditedAdmin):
     list_display = ["reviewer", "kind", "organization", "provider", "employee_name", "declared_on"]
     list_filter = ["kind"]
     search_fields = ["reviewer__user__last_name", "organization__name", "provider__name", "employee_name"]
@@ -179,7 +187,7 @@ class AffiliationAdmin(admin.ModelAdmin):
 
 
 @admin.register(TreatmentCategory)
-class TreatmentCategoryAdmin(admin.ModelAdmin):
+class TreatmentCategoryAdmin(AuditedAdmin):
     list_display = ["name", "parent"]
     list_filter = [("parent", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name"]
@@ -188,7 +196,7 @@ class TreatmentCategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Holiday)
-class HolidayAdmin(admin.ModelAdmin):
+class HolidayAdmin(AuditedAdmin):
     list_display = ["date", "name"]
     list_filter = [("date", admin.DateFieldListFilter)]
     search_fields = ["name"]
@@ -198,7 +206,7 @@ class HolidayAdmin(admin.ModelAdmin):
 
 
 @admin.register(Guideline)
-class GuidelineAdmin(admin.ModelAdmin):
+class GuidelineAdmin(AuditedAdmin):
     list_display = ["title", "edition", "source", "citation_name", "active"]
     list_filter = ["source", "active"]
     search_fields = ["title", "citation_name"]
@@ -275,7 +283,7 @@ class CaseAdminForm(forms.ModelForm):
 
 
 @admin.register(Case)
-class CaseAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
+class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
     form = CaseAdminForm
     list_display = [
         "case_number",
@@ -380,7 +388,7 @@ class CaseAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Diagnosis)
-class DiagnosisAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
+class DiagnosisAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
     form = NotFinalCaseForm
     list_display = ["case", "position", "icd10_code", "description"]
     list_filter = []
@@ -396,7 +404,7 @@ class CitationInline(FinalCaseInlineMixin, admin.TabularInline):
 
 
 @admin.register(DisputedItem)
-class DisputedItemAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
+class DisputedItemAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
     form = NotFinalCaseForm
     list_display = ["case", "position", "request_text", "category", "ur_action", "decision"]
     list_filter = ["decision", "ur_action", "category"]
@@ -407,7 +415,7 @@ class DisputedItemAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Citation)
-class CitationAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
+class CitationAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
     form = CitationForm
     list_display = ["item", "role", "guideline", "sections", "pages"]
     list_filter = ["role", "guideline__source"]
@@ -421,7 +429,7 @@ class CitationAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(CaseDocument)
-class CaseDocumentAdmin(FinalCaseReadOnlyMixin, admin.ModelAdmin):
+class CaseDocumentAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
     # The letter lists the documents relied on: none joins or leaves a final case.
     form = NotFinalCaseForm
     list_display = ["case", "kind", "author", "service_date", "submitted_by", "page_count", "first_opened_at"]
@@ -451,7 +459,7 @@ class LetterDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Letter)
-class LetterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LetterAdmin(ReadOnlyAdminMixin, AuditedAdmin):
     """Letters are made, retried and corrected by the application (the case page), never by hand."""
 
     list_display = ["case", "version", "kind", "layout", "status", "rendered_at"]

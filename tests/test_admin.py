@@ -298,3 +298,18 @@ def test_the_determination_of_an_issued_case_cannot_be_changed_in_the_admin(admi
     assert 'name="items-0-decision"' not in case_page
     assert 'name="items-0-rationale"' not in case_page
     assert 'name="_save"' not in item_page
+
+
+def test_the_change_history_of_a_case_shows_who_changed_which_field_from_what_to_what(admin_client, superuser):
+    from auditlog.context import set_actor
+
+    case = CaseFactory(employee_name="Before Name")
+    with set_actor(superuser):
+        case.employee_name = "After Name"
+        case.save()
+    change_page = admin_client.get(admin_url(Case, "change", case.pk)).content.decode()
+    history_url = f"/admin/reviews/case/{case.pk}/auditlog/"
+    assert history_url in change_page
+    history = admin_client.get(history_url).content.decode()
+    assert "Before Name" in history and "After Name" in history
+    assert superuser.username in history or superuser.email in history
