@@ -24,9 +24,6 @@ from .models import (
     normalize_name,
 )
 
-# Cases that count against a reviewer's capacity.
-OPEN_FOR_REVIEWER = CaseQuerySet.LOAD_STATUSES
-
 
 @dataclass(frozen=True)
 class CaseFacts:
@@ -88,7 +85,7 @@ def case_facts(case: Case) -> CaseFacts:
     )
 
 
-def reviewers_for_ranking(today: dt.date, reviewer_ids=None):
+def reviewers_for_ranking(reviewer_ids=None):
     """Active reviewers with their valid credentials, affiliations and open load (4 queries)."""
     queryset = Reviewer.objects.filter(active=True)
     if reviewer_ids is not None:
@@ -104,8 +101,8 @@ def reviewers_for_ranking(today: dt.date, reviewer_ids=None):
             Prefetch("affiliations", queryset=Affiliation.objects.all()),
         )
         .annotate(
-            open_load=Count("cases", filter=Q(cases__status__in=OPEN_FOR_REVIEWER), distinct=True),
-            next_due=Min("cases__decision_due_date", filter=Q(cases__status__in=OPEN_FOR_REVIEWER)),
+            open_load=Count("cases", filter=Q(cases__status__in=CaseQuerySet.LOAD_STATUSES), distinct=True),
+            next_due=Min("cases__decision_due_date", filter=Q(cases__status__in=CaseQuerySet.LOAD_STATUSES)),
         )
         .order_by("user__last_name", "user__first_name")
     )
@@ -171,7 +168,7 @@ def rank_reviewers(case: Case) -> tuple[list[Candidate], list[Candidate]]:
     today = timezone.localdate()
     facts = case_facts(case)
     candidates = []
-    for reviewer in reviewers_for_ranking(today):
+    for reviewer in reviewers_for_ranking():
         specialty_ids = set()
         for cert in reviewer.certifications.all():
             specialty_ids |= {cert.specialty_id, cert.specialty.parent_id} - {None}
@@ -196,7 +193,7 @@ def rank_reviewers(case: Case) -> tuple[list[Candidate], list[Candidate]]:
 def problems_for(case: Case, reviewer: Reviewer) -> list[str]:
     """The rules applied to one reviewer: what the service and the admin call before assigning."""
     today = timezone.localdate()
-    loaded = reviewers_for_ranking(today, reviewer_ids=[reviewer.pk]).get()
+    loaded = reviewers_for_ranking(reviewer_ids=[reviewer.pk]).get()
     return eligibility_problems(case_facts(case), loaded, today)
 
 

@@ -63,14 +63,3 @@ def test_a_user_without_a_role_is_told_so(client, db):
 def test_the_home_page_only_answers_get(client, coordinator, method):
     client.force_login(coordinator)
     assert getattr(client, method)("/").status_code == 405
-
-
-def test_the_reviewers_home_page_costs_a_fixed_number_of_queries(client, reviewer, django_assert_max_num_queries):
-    # The coordinator's dashboard has its exact budget in test_dashboard.py.
-    client.force_login(reviewer.user)
-    CaseFactory.create_batch(2, status=Case.Status.ASSIGNED, reviewer=reviewer)
-    with django_assert_max_num_queries(6) as few:
-        client.get("/")
-    CaseFactory.create_batch(20, status=Case.Status.ASSIGNED, reviewer=reviewer)
-    with django_assert_max_num_queries(len(few)):
-        client.get("/")

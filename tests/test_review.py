@@ -243,12 +243,8 @@ def test_declining_for_a_conflict_needs_the_details(client, reviewer, assigned):
 
 
 def test_declining_returns_the_case_excludes_the_reviewer_and_tells_the_coordinators(
-    client, reviewer, assigned, monkeypatch, django_capture_on_commit_callbacks
+    client, reviewer, assigned, queued, django_capture_on_commit_callbacks
 ):
-    from reviews import tasks
-
-    told = []
-    monkeypatch.setattr(tasks.notify_coordinators_declined, "delay", lambda case_id: told.append(case_id))
     client.force_login(reviewer.user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -260,7 +256,7 @@ def test_declining_returns_the_case_excludes_the_reviewer_and_tells_the_coordina
     assert case.status == S.READY_FOR_ASSIGNMENT and case.reviewer is None
     exclusion = CaseExclusion.objects.get(case=case, reviewer=reviewer)
     assert "I treated the employee in 2019." in exclusion.reason
-    assert told == [case.pk]
+    assert queued == [("notify_coordinators_declined", (case.pk,))]
     queue = client.get(reverse("reviews:reviewer_queue"))
     assert b"You declined" in queue.content and case.case_number.encode() not in queue.content.split(b"</div>", 3)[-1]
     assert client.get(url("case_attest", case)).status_code == 404

@@ -26,7 +26,6 @@ def case_number_next(*, year: int) -> str:
     return f"CM{year % 100:02d}-{sequence.last_value:07d}"
 
 
-
 @transaction.atomic
 def case_create(*, by: AbstractBaseUser, diagnoses: Iterable[dict], items: Iterable[dict], **fields) -> Case:
     """Take in a new case with its ordered diagnoses and disputed items, and give it a number.

@@ -59,15 +59,16 @@ def deadline_sweep(*, today: dt.date | None = None) -> tuple[list[int], list[int
     """
     today = today or timezone.localdate()
     now = timezone.now()
-    undecided = Case.objects.open().filter(decision_date__isnull=True, decision_due_date__isnull=False)
+    # The same "overdue" and "due soon" as the dashboard's lists (CaseQuerySet).
     overdue = list(
-        undecided.filter(decision_due_date__lt=today, overdue_notified_at__isnull=True)
+        Case.objects.overdue(today)
+        .filter(overdue_notified_at__isnull=True)
         .select_for_update(skip_locked=True)
         .values_list("pk", flat=True)
     )
-    horizon = deadlines.due_soon_until(today)
     due_soon = list(
-        undecided.filter(decision_due_date__range=(today, horizon), due_soon_notified_at__isnull=True)
+        Case.objects.due_between(today, deadlines.due_soon_until(today))
+        .filter(due_soon_notified_at__isnull=True)
         .select_for_update(skip_locked=True)
         .values_list("pk", flat=True)
     )

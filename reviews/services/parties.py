@@ -78,7 +78,6 @@ def provider_match(*, name: str, npi: str = "") -> Provider | None:
     return namesakes[0] if namesakes else None
 
 
-
 @transaction.atomic
 def organization_get_or_create(*, kind: str, name: str, by: AbstractBaseUser) -> Organization:
     """The organisation of `kind` whose normalised name is that of `name`; added when there is none.
