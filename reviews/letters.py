@@ -19,29 +19,16 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .models import Case, Citation, DisputedItem
+from .models import US_STATES, Case, Citation, DisputedItem
 
 LAYOUTS = ("2014", "2016")
-
-STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
-    "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia", "FL": "Florida", "GA": "Georgia",
-    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas",
-    "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts",
-    "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
-    "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico",
-    "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
-    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
-    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
-    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
-}  # fmt: skip
 
 REDACTED = ""  # the published public copies simply leave the name out: "The listed diagnoses per  are:"
 
 
 @dataclass(frozen=True)
 class ItemLines:
-    request: str
+    lead: str  # the decision line up to the decision word: "<request>:", or a modified request's sentences
     decision: str
     ca_guideline: str
     review_guideline: str
@@ -78,7 +65,7 @@ def credentials(case: Case) -> dict:
         "specialties": specialties,
         "subspecialties": subspecialties,
         "certifications": specialties + subspecialties,
-        "states": [STATES.get(lic.state, lic.state) for lic in licences],
+        "states": [US_STATES.get(lic.state, lic.state) for lic in licences],
         "experience": experience,
         "hours": hours,
     }
@@ -143,6 +130,26 @@ def guideline_line(citations: list[Citation], *, layout: str, who: str, none_tex
     return " ".join(sentences)
 
 
+def decision_lead(item: DisputedItem, layout: str) -> str:
+    """The item's decision line before the decision word, in the published wording.
+
+    In the 2016 layout a modified request says what was asked and what UR authorised, then names
+    the part decided; the 2014 letters name only the request decided.
+    """
+    if item.ur_action != DisputedItem.URAction.MODIFIED or layout == "2014":
+        return f"{item.decided_request}:"
+    original, authorized = item.request_text.rstrip(". "), item.authorized_part.rstrip(". ")
+    if item.eligible_scope == DisputedItem.EligibleScope.REMAINING:
+        return (
+            f"{original} was the original request. {authorized} was authorized by the Claims Administrator."
+            f" The remaining IMR eligible portion of the original request, {item.remaining_part.rstrip('. ')} is:"
+        )
+    return (
+        f"{original} was the original request. The Claims Administrator authorized {authorized},"
+        f" leaving the original request IMR eligible. The original request, {original} is:"
+    )
+
+
 def item_lines(item: DisputedItem, layout: str) -> ItemLines:
     citations = sorted(item.citations.all(), key=lambda c: (c.role, c.position))
     ca = [c for c in citations if c.role == Citation.Role.CLAIMS_ADMINISTRATOR]
@@ -154,15 +161,13 @@ def item_lines(item: DisputedItem, layout: str) -> ItemLines:
         none_text="The Claims Administrator did not cite any medical evidence for its decision.",
     )
     review_line = guideline_line(
-        review,
+        [] if item.review_cited_no_evidence else review,
         layout=layout,
         who="Expert Reviewer",
-        none_text=" ".join(
-            ["The Expert Reviewer did not cite any medical evidence for this decision.", item.no_citation_reason]
-        ).strip(),
+        none_text="The Expert Reviewer did not cite any medical evidence for its decision.",
     )
     return ItemLines(
-        request=item.request_text,
+        lead=decision_lead(item, layout),
         decision=item.get_decision_display(),
         ca_guideline=ca_line,
         review_guideline=review_line,
@@ -209,7 +214,7 @@ def letter_context(*, case: Case, layout: str, public: bool = False) -> dict:
         lines = item_lines(item, layout)
         items.append(
             ItemLines(
-                request=scrub(lines.request),
+                lead=scrub(lines.lead),
                 decision=lines.decision,
                 ca_guideline=scrub(lines.ca_guideline),
                 review_guideline=scrub(lines.review_guideline),
