@@ -47,7 +47,9 @@ def credentials(case: Case) -> dict:
     """What the reviewer's profile supports saying about them, and nothing more (never a name)."""
     reviewer = case.reviewer
     on = case.decision_date or timezone.localdate()
-    certifications = [c for c in reviewer.certifications.all() if c.expires_on is None or c.expires_on >= on]
+    certifications = sorted(  # in the order they were entered, as the letters list them
+        (c for c in reviewer.certifications.all() if c.expires_on is None or c.expires_on >= on), key=lambda c: c.pk
+    )
     specialties = [c.specialty.name for c in certifications if not c.specialty.parent_id]
     subspecialties = [c.specialty.name for c in certifications if c.specialty.parent_id]
     for c in certifications:  # a subspecialist is also certified in the parent specialty
@@ -265,7 +267,10 @@ def _tidy_text(text: str) -> str:
     """Wrap paragraphs at 95 columns and keep at most one blank line between them."""
     paragraphs = re.split(r"\n\s*\n", text.strip())
     wrapped = [
-        "\n".join(textwrap.fill(line, 95) if len(line) > 95 else line for line in p.splitlines()) for p in paragraphs
+        "\n".join(
+            textwrap.fill(line, 95, break_on_hyphens=False) if len(line) > 95 else line for line in p.splitlines()
+        )
+        for p in paragraphs
     ]
     return "\n\n".join(wrapped) + "\n"
 

@@ -848,9 +848,8 @@ def _requested_count(original: str, unit: str) -> int | None:
     ]
     if counted:
         return counted[-1]
-    if unit in ("session", "visit", "treatment"):
-        if m := re.search(_RATE, original, flags=re.IGNORECASE):
-            return _count(m.group(1)) * _count(m.group(2))
+    if unit in ("session", "visit", "treatment") and (m := re.search(_RATE, original, flags=re.IGNORECASE)):
+        return _count(m.group(1)) * _count(m.group(2))
     return None
 
 
