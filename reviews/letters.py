@@ -1,8 +1,9 @@
 """The Final Determination letter, pure: a case in, HTML, text or PDF out (DESIGN.md section 7).
 
-Two layouts, as published: "2014" states the credentials in prose; "2016" adds the header grid
-and the "State(s) of Licensure" / "Certification(s)/Specialty" lines. Each letter records the
-layout it was rendered with, so an old letter re-renders as issued. The reviewer is never named.
+Two layouts, as published: "2014" states the credentials in prose; "2016" lists them in the
+"State(s) of Licensure" / "Certification(s)/Specialty" lines. Both open with the header grid.
+Each letter records the layout it was rendered with, so an old letter re-renders as issued.
+The reviewer is never named.
 """
 
 import contextlib
@@ -181,7 +182,12 @@ def item_lines(item: DisputedItem, layout: str) -> ItemLines:
 
 
 def _names_to_remove(case: Case) -> list[str]:
-    """Every name, number and party the public copy leaves out, longest first."""
+    """Every name, number and party the public copy leaves out, longest first.
+
+    An imported determination was published as a public copy already: nothing more to remove.
+    """
+    if case.imported_from:
+        return []
     people = [case.employee_name, case.requesting_provider.name]
     organizations = [o.name for o in (case.employer, case.employee_attorney) if o]
     if case.requesting_provider.group:
@@ -231,8 +237,8 @@ def letter_context(*, case: Case, layout: str, public: bool = False) -> dict:
         "case": case,
         "layout": layout,
         "public": public,
-        "organization_name": settings.IMR_ORGANIZATION_NAME,
-        "organization_short_name": settings.IMR_ORGANIZATION_SHORT_NAME,
+        "organization_name": case.issuing_organization or settings.IMR_ORGANIZATION_NAME,
+        "organization_short_name": case.issuing_organization_short or settings.IMR_ORGANIZATION_SHORT_NAME,
         "credentials": creds,
         "credentials_prose": credentials_prose(creds),
         "documents": documents,
