@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
 from reviews.management.acting import acting_user
-from reviews.services.published_import import ImportOutcome, determination_import
+from reviews.services.published_import import DeterminationImporter, ImportOutcome
 
 SUFFIXES = (".txt", ".pdf")
 
@@ -56,17 +56,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, paths, update, username, **options):
         user = acting_user(username)
+        try:
+            importer = DeterminationImporter(by=user, update=update)
+        except PermissionDenied as error:
+            raise CommandError(f"{user.get_username()} is not a case coordinator: {error}") from error
         files = letter_files(paths)
         if not files:
             raise CommandError("No .txt or .pdf file found.")
         counts = {"imported": 0, "replaced": 0, "skipped": 0, "failed": 0}
         for path in files:
             try:
-                outcome = determination_import(text=letter_text(path), source=path.name, by=user, update=update)
+                outcome = importer.run(text=letter_text(path), source=path.name)
             except OSError as error:
                 outcome = ImportOutcome(path.name, "failed", reason=f"cannot read: {error}")
-            except PermissionDenied as error:
-                raise CommandError(f"{user.get_username()} is not a case coordinator: {error}") from error
             counts[outcome.status] += 1
             if outcome.status == "failed":
                 self.stderr.write(f"{path}: {outcome.reason}")
