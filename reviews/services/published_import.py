@@ -9,12 +9,19 @@ of credentials), which is what the letter renders again.
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from .. import published, treatment_rules
 from ..models import (
@@ -23,6 +30,7 @@ from ..models import (
     Case,
     CaseEvent,
     Citation,
+    DeterminationImport,
     DisputedItem,
     Guideline,
     License,
@@ -266,3 +274,77 @@ def _source_of(name: str) -> str:
     if "ACOEM" in name:
         return Guideline.Source.ACOEM
     return Guideline.Source.OTHER_GUIDELINE
+
+
+def letter_text(name: str, data: bytes) -> str:
+    """A letter's text: a .txt as it is, a .pdf through `pdftotext -layout` (poppler-utils).
+
+    Raises OSError when a PDF cannot be read.
+    """
+    if not name.lower().endswith(".pdf"):
+        return data.decode("utf-8", errors="replace")
+    if shutil.which("pdftotext") is None:
+        raise OSError("reading a PDF needs pdftotext (Debian: apt-get install poppler-utils)")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "letter.pdf"
+        path.write_bytes(data)
+        done = subprocess.run(  # noqa: S603 - a fixed program on a file of our own
+            ["pdftotext", "-layout", str(path), "-"],  # noqa: S607 - found on PATH above
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise OSError(done.stderr.strip() or f"pdftotext exited with {done.returncode}")
+    return done.stdout
+
+
+@transaction.atomic
+def determination_batch_create(*, files: Iterable, update: bool, by: AbstractBaseUser) -> DeterminationImport:
+    """Store uploaded letters and queue their import (a Celery task, after commit).
+
+    Raises PermissionDenied unless `by` is a coordinator.
+    """
+    require_coordinator(by)
+    batch = DeterminationImport.objects.create(created_by=by, update=update)
+    batch.files = [default_storage.save(f"imports/{batch.pk}/{upload.name}", upload) for upload in files]
+    batch.save(update_fields=["files"])
+    from ..tasks import determinations_import  # tasks import services: import on use
+
+    determinations_import.delay_on_commit(batch.pk)
+    return batch
+
+
+def determination_batch_run(*, batch_id: int) -> None:
+    """Import a batch's files from where it stopped; safe to run twice (each file is counted once).
+
+    Each file is imported in its own transaction and counted in the same one, so a worker that
+    dies between files resumes at the next file, and an import already done is not done again.
+    """
+    batch = DeterminationImport.objects.get(pk=batch_id)
+    importer = DeterminationImporter(by=batch.created_by, update=batch.update)
+    DeterminationImport.objects.filter(pk=batch_id, status=DeterminationImport.Status.QUEUED).update(
+        status=DeterminationImport.Status.RUNNING
+    )
+    for index, name in enumerate(batch.files):
+        with transaction.atomic():
+            locked = DeterminationImport.objects.select_for_update().get(pk=batch_id)
+            if locked.processed > index:
+                continue  # counted by an earlier run
+            label = Path(name).name
+            try:
+                with default_storage.open(name, "rb") as stored:
+                    outcome = importer.run(text=letter_text(name, stored.read()), source=label)
+            except OSError as error:
+                outcome = ImportOutcome(label, "failed", reason=f"cannot read: {error}")
+            setattr(locked, outcome.status, getattr(locked, outcome.status) + 1)
+            if outcome.status in ("failed", "skipped"):
+                locked.problems.append(
+                    {k: v for k, v in asdict(outcome).items() if k in ("source", "status", "reason")}
+                )
+            locked.processed = index + 1
+            locked.save()
+    DeterminationImport.objects.filter(pk=batch_id).exclude(status=DeterminationImport.Status.DONE).update(
+        status=DeterminationImport.Status.DONE, finished_at=timezone.now()
+    )
