@@ -132,7 +132,7 @@ class DeterminationImporter:
                 case_number=header["case_number"],
                 status=Case.Status.ISSUED,  # a historical determination, issued by its organisation
                 employee_name=NOT_PUBLISHED,
-                claim_number="",
+                claim_number=NOT_PUBLISHED,
                 employer=self._placeholder(Organization.Kind.EMPLOYER),
                 claims_administrator=self._placeholder(Organization.Kind.CLAIMS_ADMINISTRATOR),
                 requesting_provider=self._placeholder("provider"),
@@ -145,7 +145,7 @@ class DeterminationImporter:
             case.items.all().delete()
         # The database checks the constraints at insert (IntegrityError, caught by run): checking each
         # in Python first costs a query per constraint, most of an import's time.
-        case.full_clean(exclude=["claim_number"], validate_constraints=False)
+        case.full_clean(validate_constraints=False)
         case.save()
         items = []
         for position, entry in enumerate(letter.items, start=1):
