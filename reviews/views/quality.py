@@ -65,7 +65,8 @@ def _render_qa(request, case: Case, *, return_form=None, problems=None, refused=
     if not hasattr(case, "review_events"):  # an action's lean fetch, shown again with what went wrong
         case = QA_PAGE.get(pk=case.pk)
     context = {
-        "letter_html": render_letter(case=case, fmt="html"),
+        # No reviewer, no determination to preview (a coordinator may open this page for any case).
+        "letter_html": render_letter(case=case, fmt="html") if case.reviewer_id else "",
         "case": case,
         "documents": case.documents.all(),
         # Empty for a submitted case, unless its records changed since (a document added, an admin edit).
