@@ -179,3 +179,23 @@ def test_a_request_longer_than_any_published_one_is_refused_at_intake(client, co
         {"items-TOTAL_FORMS": 1, "items-INITIAL_FORMS": 0, "items-0-request_text": "x" * 1001},
     )
     assert response.status_code == 400 and "at most 1000 characters" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "title"),
+    [("/cases/CM99-9999999/review/", 404, "Not found"), ("/cases/new/", 403, "Not open to you")],
+)
+def test_error_pages_are_the_applications_own_in_production_mode(client, reviewer, settings, url, status, title):
+    settings.DEBUG = False
+    client.force_login(reviewer.user)
+    response = client.get(url)
+    assert response.status_code == status
+    html = response.content.decode()
+    assert f'<h1 class="h4">{title}</h1>' in html and "IMR Desk" in html
+    assert response["Cache-Control"] == "no-store, private"
+
+
+def test_the_server_error_page_renders_without_a_request():
+    from django.template.loader import render_to_string
+
+    assert "Something went wrong on our side" in render_to_string("500.html")
