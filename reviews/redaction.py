@@ -185,7 +185,7 @@ def person_patterns(name: str, reason: str, vocabulary: frozenset[str]) -> list[
         patterns += [
             (rf"{_B}(?:{_TITLE}\s+)?{_forms(first)}{middle}{{0,2}}\s+{surname}{_DEGREE}*{end}", False),
             (rf"{_B}(?:{_TITLE}\s+)?{initial}(?:\.\s*|\s+)(?:[A-Z]\.\s*)?{surname}{end}", False),
-            (rf"{_B}{surname},\s+{_forms(first)}{middle}{{0,2}}{_E}", False),
+            (rf"{_B}{surname},\s+{_forms(first)}{middle}{{0,2}}{end}", False),
         ]
         initials = [first[0], *(m[0] for m in middles), person.surname.split()[-1][0]]
         if all(c.isalpha() for c in initials):
