@@ -252,7 +252,7 @@ def added_pattern(text: str) -> Pattern:
     body = r"\s+".join(re.escape(w) for w in words)
     start = _B if re.match(r"\w", text.strip()) else ""
     end = _E if re.search(r"\w$", text.strip()) else ""
-    return Pattern(re.compile(start + body + end), "removed by the coordinator", added=True)
+    return Pattern(re.compile(start + body + end), "added in quality review", added=True)
 
 
 TITLE_NAME = Pattern(
@@ -331,7 +331,7 @@ def case_patterns(case, *, vocabulary: frozenset[str] = frozenset()) -> list[Pat
     provider = case.requesting_provider
     patterns = [
         *person_patterns(case.employee_name, "employee's name", vocabulary),
-        *person_patterns(provider.name, "requesting physician's name", vocabulary),
+        *person_patterns(provider.name, "physician's name", vocabulary),
     ]
     organizations = [(case.employer, "employer"), (case.employee_attorney, "employee's attorney")]
     if provider.group_id:

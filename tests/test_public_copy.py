@@ -52,7 +52,7 @@ def test_the_page_shows_every_removal_highlighted_with_its_reason_and_the_words_
     assert response.status_code == 200
     body = response.content.decode()
     assert '<s>Ms. Young</s><span class="imr-why">employee&#x27;s name</span>' in body
-    assert '<s>Dr. Shoulder</s><span class="imr-why">requesting physician&#x27;s name</span>' in body
+    assert '<s>Dr. Shoulder</s><span class="imr-why">physician&#x27;s name</span>' in body
     assert '<s>Dr. Linda Marsh</s><span class="imr-why">a name after a title</span>' in body  # the report's author
     assert "is a young warehouse worker with right shoulder pain." in body
     assert "Right shoulder arthroscopy with rotator cuff repair, right" in body
@@ -66,7 +66,7 @@ def test_the_page_costs_the_same_queries_however_long_the_determination(
 ):
     client.force_login(coordinator)
     # session, user, groups; the case with its parties, reviewer and choices with who confirmed them; the
-    # reviewer's certifications with specialties, licences; items, citations, guidelines; documents;
+    # reviewer's certifications, their specialties, licences; items, citations, guidelines; documents;
     # the last submission
     with django_assert_num_queries(12):
         client.get(_url(named_case))

@@ -1,6 +1,8 @@
 """Quality review: the comments a coordinator sends back to the reviewer."""
 
+from crispy_forms.bootstrap import FieldWithButtons, StrictButton
 from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Layout
 from django import forms
 
 
@@ -32,3 +34,6 @@ class RedactionTextForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False
+        self.helper.layout = Layout(
+            FieldWithButtons("text", StrictButton("Remove", type="submit", css_class="btn-outline-primary btn-sm"))
+        )

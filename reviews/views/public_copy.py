@@ -17,7 +17,7 @@ PUBLIC_COPY_PAGE = letter_queryset().select_related("redaction__confirmed_by")
 
 
 def _removals(public_copy) -> list[dict]:
-    """The spans grouped by text and state, in order of first appearance, with the anchor of the first."""
+    """The spans grouped by text and state, what goes before what stays, with the anchor of the first of each."""
     rows, seen = [], Counter()
     for n, passage in enumerate(public_copy.passages):
         for span in passage.spans:
@@ -27,7 +27,7 @@ def _removals(public_copy) -> list[dict]:
             seen[key] += 1
     for row in rows:
         row["count"] = seen[row.pop("key")]
-    return rows
+    return sorted(rows, key=lambda row: not row["span"].removed)
 
 
 def _render(request, case, *, form=None, status=200):
