@@ -114,10 +114,6 @@ class Passage:
             out.append((self.text[at:], None))
         return out
 
-    @property
-    def public(self) -> str:
-        return apply(self.text, self.spans)
-
 
 # Building the patterns.
 
