@@ -360,12 +360,18 @@ def case_patterns(case, *, vocabulary: frozenset[str] = frozenset()) -> list[Pat
     return [*patterns, TITLE_NAME]
 
 
+def choices_of(case):
+    """The coordinator's choices for the case's public copy (a reviews.models.Redaction), or None before any."""
+    try:
+        return case.redaction
+    except ObjectDoesNotExist:
+        return None
+
+
 def redactor_for(case) -> Redactor:
     """The case's redactor with the coordinator's choices, if any (else the proposals as they stand)."""
     texts = [case.clinical_case_summary, *(t for item in case.items.all() for t in (item.request_text, item.rationale))]
     patterns = case_patterns(case, vocabulary=vocabulary_of(*texts))
-    try:
-        choices = case.redaction
-    except ObjectDoesNotExist:  # the coordinator has not opened the public copy yet
+    if (choices := choices_of(case)) is None:
         return Redactor(patterns)
     return Redactor(patterns, kept=choices.kept, added=choices.added)

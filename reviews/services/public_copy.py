@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,13 +34,6 @@ class PublicCopy:
         return [s for p in self.passages for s in p.spans]
 
 
-def _choices(case: Case) -> Redaction | None:
-    try:
-        return case.redaction
-    except ObjectDoesNotExist:
-        return None
-
-
 def public_copy_of(case: Case, *, submitted_at=None) -> PublicCopy:
     """The public copy as the letter task would render it now, and what stands between it and approval.
 
@@ -49,7 +42,7 @@ def public_copy_of(case: Case, *, submitted_at=None) -> PublicCopy:
     """
     passages = redaction.redactor_for(case).passages(letters.public_passages(case, settings.IMR_LETTER_LAYOUT))
     digest = redaction.digest(passages)
-    choices = _choices(case)
+    choices = redaction.choices_of(case)
     if submitted_at is None:
         submitted_at = CaseEvent.objects.submissions().filter(case=case).values_list("created_at", flat=True).last()
     if choices is None or choices.confirmed_at is None:
