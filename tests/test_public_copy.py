@@ -157,8 +157,9 @@ def test_a_new_submission_after_confirmation_asks_for_another_even_unchanged(coo
         ca_cited_no_evidence=True,
         ca_citations=[],
         review_citations=[services.CitationInput(item.citations.get().guideline, sections="Physical Medicine")],
-        no_citation_reason="",
+        review_cited_no_evidence=False,
         rationale=item.rationale,
+        internal_note="",
     )
     services.case_submit(case=named_case, by=reviewer.user)
 

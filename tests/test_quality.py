@@ -397,7 +397,8 @@ def test_the_services_refuse_to_change_an_item_of_a_final_case(reviewer, final_c
             ca_cited_no_evidence=True,
             ca_citations=[],
             review_citations=[],
-            no_citation_reason="None needed",
+            review_cited_no_evidence=True,
+            internal_note="",
             rationale="Rewritten",
         )
 

@@ -45,7 +45,7 @@ def test_a_provider_named_shoulder_leaves_every_shoulder_of_the_letter_in_place(
 
     assert public["summary"] == "The patient has right shoulder pain.  requested surgery;  saw her."
     [item] = public["items"]
-    assert item.request == "Right shoulder arthroscopy with rotator cuff repair, right"
+    assert item.lead == "Right shoulder arthroscopy with rotator cuff repair, right:"
     assert item.rationale == "The MTUS Shoulder Complaints chapter supports shoulder surgery after 3 months."
     assert "Right shoulder arthroscopy with rotator cuff repair, right: Upheld" in text
     assert "Sam" not in text and "Dr. Shoulder" not in text
