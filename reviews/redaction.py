@@ -67,6 +67,7 @@ _ORDINARY_WORDS = """
     winter wise wolf wood woods worth wren wright yergason york young monday tuesday wednesday thursday
     friday saturday january february september october november december phalen finkelstein hoffmann
     babinski lachman mcmurray adson gaenslen waddell romberg faber jamar norco
+    ace angel art bud chip colt don jack jean pat rusty sky sue sunny win woody
 """
 ORDINARY_WORDS = frozenset(_ORDINARY_WORDS.split())
 
@@ -119,8 +120,11 @@ class Passage:
 
 
 def _forms(token: str) -> str:
-    """A name token in a name's capitalisation: as written, in capitals, or capitalised; never lower case."""
-    forms = {token, token.upper(), token[:1].upper() + token[1:].lower()}
+    """A name token in a name's capitalisation: as written, in capitals, or capitalised; never lower case.
+
+    Capitals only from four letters: "NG" or "LEE" in a letter is an abbreviation sooner than a name.
+    """
+    forms = {token, token[:1].upper() + token[1:].lower(), *([token.upper()] if len(token) >= 4 else [])}
     forms = sorted((f for f in forms if f[:1].isupper()), key=len, reverse=True)
     return "(?:" + "|".join(re.escape(f) for f in forms) + ")" if forms else re.escape(token)
 
@@ -154,7 +158,7 @@ def parse_person(name: str) -> PersonName | None:
         else:  # "Surname, Given"
             given = [w for w in tail_words if w.lower() not in _DEGREE_WORDS]
             name = " ".join([*given, head])
-    words = name.split()
+    words = [w for w in name.split() if re.search(r"[^\W\d_]", w)]  # a token without a letter is no name
     while words and words[0].lower() in _TITLE_WORDS:
         words.pop(0)
     while words and words[-1].lower().rstrip(",") in _DEGREE_WORDS:
@@ -370,7 +374,8 @@ def choices_of(case):
 
 def redactor_for(case) -> Redactor:
     """The case's redactor with the coordinator's choices, if any (else the proposals as they stand)."""
-    texts = [case.clinical_case_summary, *(t for item in case.items.all() for t in (item.request_text, item.rationale))]
+    item_texts = ((i.request_text, i.authorized_part, i.remaining_part, i.rationale) for i in case.items.all())
+    texts = [case.clinical_case_summary, *(t for texts in item_texts for t in texts)]
     patterns = case_patterns(case, vocabulary=vocabulary_of(*texts))
     if (choices := choices_of(case)) is None:
         return Redactor(patterns)

@@ -126,6 +126,18 @@ def test_initials_that_are_an_abbreviation_too_are_only_a_possible_mention(db):
     assert [(s.text, s.state) for s in spans] == [("A.M.", redaction.POSSIBLE), ("P.M.", redaction.POSSIBLE)]
 
 
+def test_a_short_surname_in_capitals_is_read_as_the_abbreviation(db):
+    case = _case(employee="Kevin Ng")
+
+    assert _removed(case, "An NG tube was placed; Mr. Ng agreed, as Ng said.") == ["Mr. Ng", "Ng"]
+
+
+def test_a_number_in_a_name_field_is_no_name(db):
+    case = _case(provider="Dr. Provider 12")
+
+    assert _removed(case, "12 sessions, then Dr. Provider reviewed them.") == ["Dr. Provider"]
+
+
 def test_a_lower_case_word_is_never_removed_whatever_the_names(db):
     case = _case(employee="young hand", provider="dr. rose walker")
 
