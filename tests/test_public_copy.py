@@ -1,6 +1,7 @@
 """The public copy in quality review: removals highlighted, undo and add, confirmation before approval, the letter."""
 
 import pytest
+from auditlog.models import LogEntry
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
@@ -208,6 +209,10 @@ def test_a_change_unconfirms_and_the_buttons_undo_each_other(client, coordinator
     choices = Redaction.objects.get(case=named_case)
     assert (choices.kept, choices.added, choices.confirmed_at) == ([], [], None)
     assert "Ms. Young" not in _public_text(named_case)
+    # Every change is in the edit history: created and confirmed (by the service, called outside a request
+    # here, so without an actor), then the four changes made on the page, by the coordinator.
+    history = list(LogEntry.objects.get_for_object(choices).order_by("timestamp", "pk"))
+    assert [entry.actor for entry in history] == [None, None] + [coordinator] * 4
 
 
 def test_removing_nothing_is_refused_in_place(client, coordinator, named_case):
