@@ -1,8 +1,9 @@
 """The Final Determination letter, pure: a case in, HTML, text or PDF out (DESIGN.md section 7).
 
-Two layouts, as published: "2014" states the credentials in prose; "2016" adds the header grid
-and the "State(s) of Licensure" / "Certification(s)/Specialty" lines. Each letter records the
-layout it was rendered with, so an old letter re-renders as issued. The reviewer is never named.
+Two layouts, as published: "2014" states the credentials in prose; "2016" lists them in the
+"State(s) of Licensure" / "Certification(s)/Specialty" lines. Both open with the header grid.
+Each letter records the layout it was rendered with, so an old letter re-renders as issued.
+The reviewer is never named.
 """
 
 import contextlib
@@ -229,8 +230,8 @@ def letter_context(*, case: Case, layout: str, public: bool = False) -> dict:
         "case": case,
         "layout": layout,
         "public": public,
-        "organization_name": settings.IMR_ORGANIZATION_NAME,
-        "organization_short_name": settings.IMR_ORGANIZATION_SHORT_NAME,
+        "organization_name": case.issuing_organization or settings.IMR_ORGANIZATION_NAME,
+        "organization_short_name": case.issuing_organization_short or settings.IMR_ORGANIZATION_SHORT_NAME,
         "credentials": creds,
         "credentials_prose": credentials_prose(creds),
         "documents": documents,

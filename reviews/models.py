@@ -503,6 +503,11 @@ class Case(FSMModelMixin, models.Model):
     # Bumped on every save of the summary: a save made from an older copy is refused, not merged.
     summary_version = models.PositiveIntegerField(default=0, editable=False)
     qa_comments = models.TextField("Quality review comments", blank=True, help_text="Shown to the reviewer on return.")
+    # A published determination imported as a historical case (DESIGN.md section 8): where it came
+    # from, and the organisation that issued it, which its letter names instead of ours.
+    imported_from = models.CharField(max_length=255, blank=True, editable=False)
+    issuing_organization = models.CharField(max_length=200, blank=True, editable=False)
+    issuing_organization_short = models.CharField(max_length=80, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -373,7 +373,12 @@ def choices_of(case):
 
 
 def redactor_for(case) -> Redactor:
-    """The case's redactor with the coordinator's choices, if any (else the proposals as they stand)."""
+    """The case's redactor with the coordinator's choices, if any (else the proposals as they stand).
+
+    An imported determination was published as a public copy already: nothing more to remove.
+    """
+    if case.imported_from:
+        return Redactor([])
     item_texts = ((i.request_text, i.authorized_part, i.remaining_part, i.rationale) for i in case.items.all())
     texts = [case.clinical_case_summary, *(t for texts in item_texts for t in texts)]
     patterns = case_patterns(case, vocabulary=vocabulary_of(*texts))

@@ -200,6 +200,14 @@ def test_any_name_after_a_title_is_removed_even_of_a_physician_not_on_file(db):
     )
 
 
+def test_an_imported_determination_was_published_redacted_already_and_loses_nothing_more(db):
+    case = _case(employee="Teresa Young", imported_from="CM16-0230651.txt")
+
+    assert redaction.redactor_for(case).apply("Ms. Young, Dr. Shoulder and Dr. Ruiz.") == (
+        "Ms. Young, Dr. Shoulder and Dr. Ruiz."
+    )
+
+
 # The coordinator's choices.
 
 
