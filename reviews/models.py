@@ -823,7 +823,9 @@ class DisputedItem(models.Model):
             errors["eligible_scope"] = "Say what the review decides: the remaining portion or the original request."
         elif not modified and self.eligible_scope:
             errors["eligible_scope"] = "Only a modified request has a remaining portion."
-        if self.eligible_scope == self.EligibleScope.REMAINING and not self.remaining_part.strip():
+        if "authorized_part" in errors:
+            pass  # the remaining portion is worked out from the authorised part: one error at a time
+        elif self.eligible_scope == self.EligibleScope.REMAINING and not self.remaining_part.strip():
             errors["remaining_part"] = "Write the remaining portion of the original request that the review decides."
         elif self.remaining_part.strip() and self.eligible_scope != self.EligibleScope.REMAINING:
             errors["remaining_part"] = "Leave this empty unless the review decides a remaining portion."
@@ -1136,3 +1138,36 @@ class CaseNumberSequence(models.Model):
 
     def __str__(self):
         return f"{self.year}: {self.last_value}"
+
+
+class DeterminationImport(models.Model):
+    """A batch of published determinations uploaded by a coordinator, imported by a Celery task."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    update = models.BooleanField(default=False, help_text="Replace determinations imported before.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    files = models.JSONField(default=list, help_text="Storage names of the uploaded files, in upload order.")
+    processed = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    replaced = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # One row per file that was not imported: {"file", "status", "reason"}.
+    problems = models.JSONField(default=list)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Import #{self.pk} ({len(self.files)} files, {self.get_status_display().lower()})"
+
+    @property
+    def percent(self) -> int:
+        return 100 * self.processed // len(self.files) if self.files else 100

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from reviews import letters, published, treatment_rules
 from reviews.models import Case, Citation, Reviewer
@@ -201,3 +202,105 @@ def test_every_item_of_the_examples_gets_a_category_and_the_known_ones_the_right
     assert [request for request, rule in found.items() if rule == treatment_rules.FALLBACK] == []
     for request, expected in EXPECTED_CATEGORIES.items():
         assert found[request] == expected, request
+
+
+# The coordinator's upload page and the Celery task behind it.
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def _upload(name: str, text: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, text.encode(), content_type="text/plain")
+
+
+def test_a_coordinator_uploads_letters_and_the_task_imports_them_showing_its_progress(
+    client, coordinator, queued, media_root, django_capture_on_commit_callbacks
+):
+    from reviews import tasks
+    from reviews.models import DeterminationImport
+
+    client.force_login(coordinator)
+    files = [_upload(p.name, p.read_text()) for p in LETTERS[:2]] + [_upload("broken.txt", "not a letter")]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("reviews:determination_import"), {"files": files})
+    batch = DeterminationImport.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "reviews:determination_batch", args=[batch.pk]
+    )
+    assert queued == [("determinations_import", (batch.pk,))]
+    page = client.get(response["Location"]).content.decode()
+    assert "0 of 3 files read" in page and 'hx-trigger="every 2s"' in page
+
+    tasks.determinations_import(batch.pk)
+    batch.refresh_from_db()
+    assert (batch.status, batch.processed, batch.imported, batch.failed) == ("done", 3, 2, 1)
+    assert batch.problems == [
+        {"source": "broken.txt", "status": "failed", "reason": "no 'HOW THE IMR FINAL DETERMINATION WAS MADE' heading"}
+    ]
+    assert Case.objects.filter(imported_from__in=[p.name for p in LETTERS[:2]]).count() == 2
+
+    tasks.determinations_import(batch.pk)  # delivered twice: nothing counted or imported again
+    batch.refresh_from_db()
+    assert (batch.processed, batch.imported, batch.failed) == (3, 2, 1) and Case.objects.count() == 2
+
+    partial = client.get(reverse("reviews:determination_batch", args=[batch.pk]), headers={"HX-Request": "true"})
+    html = partial.content.decode()
+    assert "<html" not in html and "hx-trigger" not in html and "broken.txt" in html
+
+
+def test_a_batch_whose_worker_died_midway_resumes_at_the_next_file_counting_each_once(
+    coordinator, media_root, monkeypatch
+):
+    from reviews import tasks
+    from reviews.services.published_import import DeterminationImporter, determination_batch_create
+
+    files = [_upload(p.name, p.read_text()) for p in LETTERS[:3]]
+    batch = determination_batch_create(files=files, update=False, by=coordinator)
+    real_run, calls = DeterminationImporter.run, []
+
+    def dies_on_the_second_file(self, **kwargs):
+        calls.append(kwargs["source"])
+        if len(calls) == 2:
+            raise SystemExit("worker killed")
+        return real_run(self, **kwargs)
+
+    monkeypatch.setattr(DeterminationImporter, "run", dies_on_the_second_file)
+    with pytest.raises(SystemExit):
+        tasks.determinations_import(batch.pk)
+    batch.refresh_from_db()
+    assert (batch.status, batch.processed, batch.imported) == ("running", 1, 1)
+    monkeypatch.setattr(DeterminationImporter, "run", real_run)
+    tasks.determinations_import(batch.pk)  # the redelivered task
+    batch.refresh_from_db()
+    assert (batch.status, batch.processed, batch.imported, batch.skipped) == ("done", 3, 3, 0)
+    assert Case.objects.count() == 3
+
+
+def test_a_file_that_is_not_a_letter_is_refused_in_place_and_nothing_is_queued(client, coordinator, queued, media_root):
+    from reviews.models import DeterminationImport
+
+    client.force_login(coordinator)
+    response = client.post(reverse("reviews:determination_import"), {"files": [_upload("notes.docx", "x")]})
+    assert response.status_code == 400
+    assert "notes.docx is not a .txt or .pdf file." in response.content.decode()
+    assert not DeterminationImport.objects.exists() and queued == []
+
+
+@pytest.mark.parametrize("name", ["determination_import", "determination_batch"])
+def test_only_coordinators_import_determinations(client, reviewer, coordinator, name):
+    from reviews.models import DeterminationImport
+
+    batch = DeterminationImport.objects.create(created_by=coordinator)
+    url = reverse(f"reviews:{name}", args=[batch.pk] if name == "determination_batch" else [])
+    assert client.get(url).status_code == 302  # anonymous: to the login page
+    client.force_login(reviewer.user)
+    assert client.get(url).status_code == 403
+    client.force_login(coordinator)
+    assert client.get(url).status_code == 200
+    assert client.delete(url).status_code == 405

@@ -350,8 +350,8 @@ class DisputedItemForm(forms.ModelForm):
             self.fields["subcategory"].choices = subcategory_choices
         self.fields["eligible_scope"].choices = [("", "—"), *DisputedItem.EligibleScope.choices]
         self.guidelines = guidelines if guidelines is not None else _guideline_catalogue()
-        guideline_choices = [("", "Guideline…")] + [(g.pk, g.citation_name) for g in self.guidelines.values()]
-        # The citation rows are laid out by the template (_intake_item.html): a grid without labels.
+        guideline_choices = [("", "—")] + [(g.pk, g.citation_name) for g in self.guidelines.values()]
+        # The citation rows are laid out by the template (_intake_item.html): a grid under column headings.
         for n in range(1, CA_CITATION_ROWS + 1):
             self.fields[f"ca_guideline_{n}"] = forms.ChoiceField(
                 label=f"Citation {n}", choices=guideline_choices, required=False
@@ -366,8 +366,6 @@ class DisputedItemForm(forms.ModelForm):
                 attrs = self.fields[f"ca_{name}_{n}"].widget.attrs
                 attrs["aria-label"] = f"Claims administrator's citation {n}, {name}"
                 attrs["class"] = f"{css} form-select-sm form-control-sm"
-                if name != "guideline":
-                    attrs["placeholder"] = self.fields[f"ca_{name}_{n}"].label
         self.helper = _helper(
             Layout(
                 "request_text",

@@ -21,6 +21,7 @@ from .public_copy import (
     public_copy_of,
     public_copy_remove,
 )
+from .published_import import determination_batch_create
 from .review import (
     CitationInput,
     StaleDraft,
@@ -58,6 +59,7 @@ __all__ = [
     "public_copy_keep",
     "public_copy_of",
     "public_copy_remove",
+    "determination_batch_create",
     "letter_correct",
     "letter_queue",
     "letter_retry",

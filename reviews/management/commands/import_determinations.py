@@ -1,14 +1,12 @@
 """Import published determinations: import_determinations PATH... [--update] [--as USERNAME]."""
 
-import shutil
-import subprocess
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
 from reviews.management.acting import acting_user
-from reviews.services.published_import import ImportOutcome, determination_import
+from reviews.services.published_import import DeterminationImporter, ImportOutcome, letter_text
 
 SUFFIXES = (".txt", ".pdf")
 
@@ -22,24 +20,6 @@ def letter_files(paths: list[Path]) -> list[Path]:
         else:
             found.append(path)
     return found
-
-
-def letter_text(path: Path) -> str:
-    """A .txt as it is; a .pdf through `pdftotext -layout` (poppler-utils). Raises OSError when unreadable."""
-    if path.suffix.lower() != ".pdf":
-        return path.read_text(encoding="utf-8", errors="replace")
-    if shutil.which("pdftotext") is None:
-        raise OSError("reading a PDF needs pdftotext (Debian: apt-get install poppler-utils)")
-    done = subprocess.run(  # noqa: S603 - a fixed program on a path we were given
-        ["pdftotext", "-layout", str(path), "-"],  # noqa: S607 - found on PATH above
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,  # noqa: S607
-    )
-    if done.returncode != 0:
-        raise OSError(done.stderr.strip() or f"pdftotext exited with {done.returncode}")
-    return done.stdout
 
 
 class Command(BaseCommand):
@@ -56,17 +36,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, paths, update, username, **options):
         user = acting_user(username)
+        try:
+            importer = DeterminationImporter(by=user, update=update)
+        except PermissionDenied as error:
+            raise CommandError(f"{user.get_username()} is not a case coordinator: {error}") from error
         files = letter_files(paths)
         if not files:
             raise CommandError("No .txt or .pdf file found.")
         counts = {"imported": 0, "replaced": 0, "skipped": 0, "failed": 0}
         for path in files:
             try:
-                outcome = determination_import(text=letter_text(path), source=path.name, by=user, update=update)
+                outcome = importer.run(text=letter_text(path.name, path.read_bytes()), source=path.name)
             except OSError as error:
                 outcome = ImportOutcome(path.name, "failed", reason=f"cannot read: {error}")
-            except PermissionDenied as error:
-                raise CommandError(f"{user.get_username()} is not a case coordinator: {error}") from error
             counts[outcome.status] += 1
             if outcome.status == "failed":
                 self.stderr.write(f"{path}: {outcome.reason}")
