@@ -314,6 +314,8 @@ S = CaseStatus
 CLOSED_STATUSES = [S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED]
 BEFORE_ISSUE = [s for s in CaseStatus if s not in (S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED)]
 WITH_REVIEWER = [S.ASSIGNED, S.ACCEPTED, S.IN_REVIEW, S.RETURNED]
+# From the reviewer's acceptance on, the items and diagnoses they decide on are theirs to rely on.
+ACCEPTED_BY_REVIEWER = [S.ACCEPTED, S.IN_REVIEW, S.SUBMITTED, S.RETURNED, S.APPROVED, S.ISSUED]
 
 
 class CaseQuerySet(models.QuerySet):

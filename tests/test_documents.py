@@ -377,7 +377,7 @@ def test_a_coordinator_opens_a_document_inline_with_private_headers(client, coor
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == 'inline; filename="progress report.pdf"'
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert response["Cache-Control"] == "private, no-store"
+    assert response["Cache-Control"] == "no-store, private"
     document.refresh_from_db()
     assert document.first_opened_at is None  # only the assigned reviewer's opening counts
 

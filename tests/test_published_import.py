@@ -304,3 +304,21 @@ def test_only_coordinators_import_determinations(client, reviewer, coordinator, 
     client.force_login(coordinator)
     assert client.get(url).status_code == 200
     assert client.delete(url).status_code == 405
+
+
+def test_items_and_citations_written_in_bulk_keep_their_history_with_the_importer_as_actor(coordinator):
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from reviews.models import DisputedItem
+
+    path = next(p for p in LETTERS if p.stem == "CM16-0230651")
+    _import(path)
+    case = Case.objects.get(case_number="CM16-0230651")
+    for model, rows in ((DisputedItem, case.items.all()), (Citation, Citation.objects.filter(item__case=case))):
+        entries = LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(model))
+        assert sorted(entries.values_list("object_id", flat=True)) == sorted(r.pk for r in rows)
+        assert {e.actor for e in entries} == {coordinator} and all(e.action == LogEntry.Action.CREATE for e in entries)
+    item = case.items.get(position=10)
+    entry = LogEntry.objects.get(content_type=ContentType.objects.get_for_model(DisputedItem), object_id=item.pk)
+    assert entry.changes["remaining_part"] == ["None", "Physical therapy to the low back two sessions"]

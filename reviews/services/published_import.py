@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import published, treatment_rules
+from ..audit import record_bulk_created
 from ..models import (
     US_STATES,
     BoardCertification,
@@ -131,7 +132,7 @@ class DeterminationImporter:
                 case_number=header["case_number"],
                 status=Case.Status.ISSUED,  # a historical determination, issued by its organisation
                 employee_name=NOT_PUBLISHED,
-                claim_number="",
+                claim_number=NOT_PUBLISHED,
                 employer=self._placeholder(Organization.Kind.EMPLOYER),
                 claims_administrator=self._placeholder(Organization.Kind.CLAIMS_ADMINISTRATOR),
                 requesting_provider=self._placeholder("provider"),
@@ -144,8 +145,9 @@ class DeterminationImporter:
             case.items.all().delete()
         # The database checks the constraints at insert (IntegrityError, caught by run): checking each
         # in Python first costs a query per constraint, most of an import's time.
-        case.full_clean(exclude=["claim_number"], validate_constraints=False)
+        case.full_clean(validate_constraints=False)
         case.save()
+        items = []
         for position, entry in enumerate(letter.items, start=1):
             category, subcategory = self._category(entry.request)
             item = DisputedItem(
@@ -164,13 +166,18 @@ class DeterminationImporter:
                 rationale=entry.rationale,
             )
             item.full_clean(exclude=["case", "category", "subcategory"], validate_constraints=False)
-            item.save()
-            for role, line in ((Citation.Role.CLAIMS_ADMINISTRATOR, entry.ca), (Citation.Role.REVIEW, entry.review)):
-                for n, cited in enumerate(line.citations, start=1):
-                    guideline, sections = self._guideline(cited, letter.layout)
-                    Citation.objects.create(
-                        item=item, role=role, position=n, guideline=guideline, sections=sections, pages=cited.pages
-                    )
+            items.append(item)
+        # In bulk, with their history written alongside: a letter's rows in three inserts, not thirty.
+        DisputedItem.objects.bulk_create(items)
+        citations = [
+            Citation(item=item, role=role, position=n, guideline=guideline, sections=sections, pages=cited.pages)
+            for item, entry in zip(items, letter.items, strict=True)
+            for role, line in ((Citation.Role.CLAIMS_ADMINISTRATOR, entry.ca), (Citation.Role.REVIEW, entry.review))
+            for n, cited in enumerate(line.citations, start=1)
+            for guideline, sections in [self._guideline(cited, letter.layout)]
+        ]
+        Citation.objects.bulk_create(citations)
+        record_bulk_created([*items, *citations], by=self.by)
         CaseEvent.record(case, by=self.by, note=f"{'re-imported' if existing else 'imported'} from {source}")
         return case
 

@@ -54,8 +54,7 @@ def letter_download(request, case_number, version, kind, fmt):
         response = FileResponse(letter.pdf.open("rb"), content_type="application/pdf", filename=f"{name}.pdf")
     else:
         raise Http404("No such file.")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return response  # Cache-Control: reviews.middleware.NoStoreMiddleware
 
 
 @require_POST

@@ -68,7 +68,8 @@ def _render_qa(
     # The review events come newest first: the first move into submitted is the last submission.
     submitted_at = next((e.created_at for e in case.review_events if e.to_status == S.SUBMITTED), None)
     context = {
-        "letter_html": render_letter(case=case, fmt="html"),
+        # No reviewer, no determination to preview (a coordinator may open this page for any case).
+        "letter_html": render_letter(case=case, fmt="html") if case.reviewer_id else "",
         "case": case,
         "documents": case.documents.all(),
         # Empty for a submitted case, unless its records changed since (a document added, an admin edit).

@@ -1,18 +1,15 @@
 """Benchmark the importer of published determinations: letters per second over N synthetic letters."""
 
 import time
-from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from reviews import letters, published
 from reviews.management.acting import acting_user
+from reviews.management.commands.seed_demo import PUBLISHED_EXAMPLES
 from reviews.models import Case
 from reviews.services.published_import import DeterminationImporter
-
-EXAMPLES = Path(settings.BASE_DIR) / "tests" / "fixtures" / "letters"
 
 
 class _RollBack(Exception):
@@ -21,7 +18,7 @@ class _RollBack(Exception):
 
 class Command(BaseCommand):
     help = (
-        "Render N synthetic published letters with the letter renderer (from the examples in tests/fixtures/letters, "
+        "Render N synthetic published letters with the letter renderer (from the demo's published examples, "
         "each under a new case number), import them, and print letters per second. Everything is rolled back "
         "unless --keep."
     )
@@ -61,7 +58,7 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 importer = DeterminationImporter(by=user)
-                for n, path in enumerate(sorted(EXAMPLES.glob("*.txt"))):
+                for n, path in enumerate(sorted(PUBLISHED_EXAMPLES.glob("*.txt"))):
                     text = path.read_text()
                     text = text.replace(published.parse(text).header["case_number"], f"CM19-99999{n:02d}")
                     outcome = importer.run(text=text, source=path.name)

@@ -1,0 +1,99 @@
+"""Guards every page shares: case data never cached, hostile input refused with 400, no 500 on odd requests."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from reviews.models import Case, DisputedItem
+from tests.factories import CaseFactory, DisputedItemFactory
+
+
+def _patterns(resolver=None, prefix=""):
+    """(route, name) of every URL pattern of the application, admin and library URLs left out."""
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace in ("admin",) or str(entry.pattern).startswith(("admin", "__")):
+                continue
+            yield from _patterns(entry, prefix + (f"{entry.namespace}:" if entry.namespace else ""))
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield prefix + entry.name, entry
+
+
+SAMPLE_ARGS = {
+    "case_number": lambda case: case.case_number,
+    "position": lambda case: 1,
+    "version": lambda case: 1,
+    "kind": lambda case: "final",
+    "fmt": lambda case: "pdf",
+    "document_id": lambda case: 1,
+    "batch_id": lambda case: 1,
+}
+
+
+def _url(name, pattern, case):
+    keys = list(pattern.pattern.regex.groupindex)
+    try:
+        return reverse(name, kwargs={k: SAMPLE_ARGS[k](case) for k in keys})
+    except KeyError as missing:  # a new URL argument: teach this test a sample value for it
+        pytest.fail(f"{name}: no sample value for the URL argument {missing}")
+
+
+def test_every_page_a_signed_in_user_gets_is_marked_no_store(client, coordinator, reviewer):
+    case = CaseFactory()
+    DisputedItemFactory(case=case, position=1)
+    urls = {name: _url(name, pattern, case) for name, pattern in _patterns() if name.startswith("reviews:")}
+    assert len(urls) > 20
+    for user in (coordinator, reviewer.user):
+        client.force_login(user)
+        for name, url in urls.items():
+            response = client.get(url)
+            assert response.get("Cache-Control") == "no-store, private", (name, url, response.status_code)
+
+
+@pytest.mark.parametrize(
+    "url", ["/guidelines/search/?q=%00", "/cases/?q=a%00b", "/organizations/search/?kind=employer&q=%00"]
+)
+def test_a_nul_character_anywhere_in_a_request_is_refused_with_400(client, coordinator, url):
+    client.force_login(coordinator)
+    response = client.get(url)
+    assert response.status_code == 400 and b"NUL character" in response.content
+
+
+def test_a_nul_character_in_a_form_field_is_refused_and_nothing_is_saved(client, coordinator):
+    client.force_login(coordinator)
+    before = Case.objects.count()
+    response = client.post(reverse("reviews:case_intake"), {"employee_name": "Ann\x00Lee"})
+    assert response.status_code == 400 and Case.objects.count() == before
+
+
+def test_a_guideline_id_written_in_other_digits_is_refused_without_a_500(client, reviewer, coordinator):
+    from reviews import services
+    from tests.factories import TreatmentCategoryFactory
+
+    category = TreatmentCategoryFactory(name="Rehabilitation")
+    category.accepted_specialties.add(reviewer.certifications.get().specialty)
+    case = CaseFactory()
+    item = DisputedItemFactory(case=case, position=1, category=category)
+    case = services.case_confirm_eligibility(case=case, by=coordinator, eligible=True)
+    case = services.case_request_records(case=case, by=coordinator)
+    case = services.case_complete_records(case=case, by=coordinator)
+    case = services.case_assign_reviewer(case=case, reviewer=reviewer, by=coordinator)
+    services.case_accept(case=case, by=reviewer.user, attested=True)
+    client.force_login(reviewer.user)
+    response = client.post(
+        reverse("reviews:case_item_save", args=[case.case_number, 1]),
+        {"version": 0, "decision": "upheld", "ca_guideline": ["²"], "review_guideline": [""], "rationale": "x"},
+    )
+    assert response.status_code == 400 and b"not in the catalogue" in response.content
+    assert DisputedItem.objects.get(pk=item.pk).decision == ""
+
+
+def test_the_quality_review_page_of_a_case_without_a_reviewer_says_so(client, coordinator):
+    case = CaseFactory()
+    DisputedItemFactory(case=case, position=1)
+    client.force_login(coordinator)
+    response = client.get(reverse("reviews:case_qa", args=[case.case_number]))
+    assert response.status_code == 200 and b"there is no determination to show" in response.content
+
+
+def test_the_admin_history_of_a_missing_record_is_a_404(admin_client):
+    assert admin_client.get("/admin/reviews/case/999999/auditlog/").status_code == 404
