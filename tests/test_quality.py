@@ -572,6 +572,7 @@ def test_neither_a_coordinator_nor_a_superuser_can_write_the_determination_in_th
         and item.citations.filter(pk=review_citation.pk).exists()
     )
 
+    confirm_public_copy(case, by=coordinator)
     case = services.case_approve(case=case, by=coordinator)
     text = letters.render_letter(case=letters.letter_queryset().get(pk=case.pk), fmt="text")
     assert "Rewritten in the admin" not in text and "Fabricated" not in text

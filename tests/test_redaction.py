@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from reviews import letters, redaction
+from reviews.management.commands.seed_demo import PUBLISHED_EXAMPLES
 from tests.factories import CaseFactory, DisputedItemFactory, OrganizationFactory, ProviderFactory, ReviewerFactory
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -247,7 +248,9 @@ def test_the_seeds_wording_leaves_the_published_double_space(db):
 
 
 def _published_summaries():
-    for path in sorted([FIXTURES / "final-determination-example.txt", *(FIXTURES / "letters").glob("*.txt")]):
+    paths = [FIXTURES / "final-determination-example.txt", *sorted(PUBLISHED_EXAMPLES.glob("*.txt"))]
+    assert len(paths) > 12, "the published examples moved"
+    for path in paths:
         text = path.read_text()
         summary = text.split("including all medical records:", 1)[1].split("IMR ISSUES, DECISIONS AND RATIONALES")[0]
         yield pytest.param(" ".join(summary.split()), id=path.stem)
