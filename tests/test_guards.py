@@ -1,5 +1,7 @@
 """Guards every page shares: case data never cached, hostile input refused with 400, no 500 on odd requests."""
 
+import io
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -97,3 +99,59 @@ def test_the_quality_review_page_of_a_case_without_a_reviewer_says_so(client, co
 
 def test_the_admin_history_of_a_missing_record_is_a_404(admin_client):
     assert admin_client.get("/admin/reviews/case/999999/auditlog/").status_code == 404
+
+
+# Bounded work on hostile input.
+
+
+def test_a_tiff_with_more_frames_than_the_limit_is_refused_after_reading_only_up_to_the_limit(
+    client, coordinator, settings, tmp_path, monkeypatch
+):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image, TiffImagePlugin
+
+    from reviews.models import CaseDocument
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.IMR_MAX_DOCUMENT_PAGES = 100
+    frames = [Image.new("1", (1, 1)) for _ in range(400)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
+    seeks = []
+    real_seek = TiffImagePlugin.TiffImageFile.seek
+    monkeypatch.setattr(TiffImagePlugin.TiffImageFile, "seek", lambda self, n: seeks.append(n) or real_seek(self, n))
+    case = CaseFactory()
+    client.force_login(coordinator)
+
+    response = client.post(
+        f"/cases/{case.case_number}/documents/upload/",
+        {"files": [SimpleUploadedFile("fax.tif", buffer.getvalue())], "kind": "progress_report", "submitted_by": "ca"},
+    )
+
+    assert response.status_code == 400
+    assert "fax.tif has more than 100 pages; split it into several documents." in response.content.decode()
+    assert max(seeks) <= 101 and len(seeks) <= 2 * 101  # counted once, and never past the limit
+    assert not CaseDocument.objects.exists()
+
+
+def test_a_csv_header_of_a_hundred_thousand_columns_is_refused_with_a_short_reason(coordinator):
+    from reviews import services
+
+    header = ",".join(f"col{n}" for n in range(100_000)) + "\n"
+    result = services.cases_import_csv(by=coordinator, file=io.BytesIO(header.encode()), filename="wide.csv")
+    assert not result.ok and not Case.objects.exists()
+    (error,) = result.errors
+    assert error.reasons == ("The file has 100000 columns; a case takes at most 2000.",)
+
+
+def test_unknown_and_duplicate_columns_are_listed_up_to_twenty(coordinator):
+    from reviews import services
+    from reviews.importers import CASE_COLUMNS
+
+    header = ",".join([*CASE_COLUMNS, *(f"extra{n}" for n in range(30)), "priority"]) + "\n"
+    result = services.cases_import_csv(by=coordinator, file=io.BytesIO(header.encode()), filename="x.csv")
+    reasons = " ".join(result.errors[0].reasons)
+    assert "Column(s) appearing twice: priority." in reasons
+    assert "extra19 and 10 more (compare with the sample file)" in reasons
