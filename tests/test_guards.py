@@ -155,3 +155,27 @@ def test_unknown_and_duplicate_columns_are_listed_up_to_twenty(coordinator):
     reasons = " ".join(result.errors[0].reasons)
     assert "Column(s) appearing twice: priority." in reasons
     assert "extra19 and 10 more (compare with the sample file)" in reasons
+
+
+@pytest.mark.parametrize("name", ["Ann\u202eeL", "Ann\u200bLee", "Ann\x07Lee"])
+def test_a_name_with_an_invisible_control_character_is_refused_at_intake(client, coordinator, name):
+    client.force_login(coordinator)
+    response = client.post(reverse("reviews:case_intake"), {"employee_name": name})
+    assert response.status_code == 400
+    assert "Remove the invisible control character" in response.content.decode()
+    assert not Case.objects.exists()
+
+
+def test_a_name_in_a_script_that_needs_a_joiner_is_accepted():
+    from reviews.models import name_validator
+
+    name_validator("Mehr\u200cnoush")  # a zero-width non-joiner, as Persian writes it
+
+
+def test_a_request_longer_than_any_published_one_is_refused_at_intake(client, coordinator):
+    client.force_login(coordinator)
+    response = client.post(
+        reverse("reviews:case_intake"),
+        {"items-TOTAL_FORMS": 1, "items-INITIAL_FORMS": 0, "items-0-request_text": "x" * 1001},
+    )
+    assert response.status_code == 400 and "at most 1000 characters" in response.content.decode()
