@@ -1019,6 +1019,10 @@ class CaseExclusion(models.Model):
 
 
 class CaseEventQuerySet(models.QuerySet):
+    def submissions(self):
+        """The moves into submitted: a document added while a case waits records an event from submitted too."""
+        return self.filter(to_status=S.SUBMITTED).exclude(from_status=S.SUBMITTED)
+
     def update(self, **kwargs):
         raise TypeError("Case events are append-only.")
 
@@ -1103,6 +1107,35 @@ class Letter(models.Model):
 
     def __str__(self):
         return f"{self.case} v{self.version} {self.get_kind_display()}"
+
+
+class Redaction(models.Model):
+    """Quality review's choices for a case's public copy, and their confirmation (reviews.redaction proposes).
+
+    A confirmation holds for the texts and removals it was given (`confirmed_digest`): a change by the
+    reviewer or here asks for another before approval. The letter task applies exactly these choices.
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="redaction")
+    kept = models.JSONField(default=list, blank=True, help_text="Proposed removals undone: kept in the public copy.")
+    added = models.JSONField(default=list, blank=True, help_text="Text removed besides the proposals.")
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_digest = models.CharField(max_length=64, blank=True, help_text="The texts and removals confirmed.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confirmed_at__isnull=True, confirmed_by__isnull=True, confirmed_digest="")
+                | (Q(confirmed_at__isnull=False, confirmed_by__isnull=False) & ~Q(confirmed_digest="")),
+                name="redaction_confirmed_with_who_when_what",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.case} public copy"
 
 
 class LetterDelivery(models.Model):
