@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import SuspiciousFileOperation
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -270,6 +271,18 @@ def _tidy_text(text: str) -> str:
 _PDF_ORIGIN = "https://letter.invalid"
 
 
+def _unhashed(name: str) -> str:
+    """The static file a name stands for: `letters/letter.<hash>.css` is `letters/letter.css`.
+
+    With DEBUG off `{% static %}` gives the names of the manifest storage (ManifestStaticFilesStorage,
+    whitenoise's CompressedManifestStaticFilesStorage); the finders only know the shipped names. The
+    manifest maps one to the other, so only a file the application ships can ever be named.
+    """
+    hashed_files = getattr(staticfiles_storage, "hashed_files", None) or {}
+    originals = {hashed: original for original, hashed in hashed_files.items()}
+    return originals.get(name, name)
+
+
 @functools.cache
 def _static_only_fetcher():
     """WeasyPrint's URL fetcher: the application's own static files, nothing else.
@@ -286,7 +299,7 @@ def _static_only_fetcher():
             path = None
             if url.startswith(static_prefix):
                 with contextlib.suppress(SuspiciousFileOperation):  # "../" out of the static folders
-                    path = finders.find(url.removeprefix(static_prefix))
+                    path = finders.find(_unhashed(url.removeprefix(static_prefix)))
             if not path:
                 raise ValueError(f"Blocked fetch of {url!r}: letters may only use the application's static files.")
             content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
