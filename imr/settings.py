@@ -178,11 +178,34 @@ else:
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 300  # the longest task, the letter rendering, has this limit too
+# Nothing reads task results: the outbox records what finished. Storing them would make every send
+# and every finished task depend on the result backend too (a dead Redis held a request 19 s in it).
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# A worker waits for its broker however long it is away, at start-up and after losing it, instead
+# of exiting: systemd restarts a dead worker, but one that never exits needs no restart.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_HEARTBEAT = 0  # not used by Redis; kept explicit
+# A task that runs while the connection is lost is cancelled rather than finished: its message
+# was not acknowledged and is delivered again, and the task is safe to run twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Redis redelivers a message its worker did not acknowledge (worker killed) after the visibility
+# timeout: a little longer than the longest task, never kombu's default hour.
+IMR_BROKER_VISIBILITY_TIMEOUT = env.int("IMR_BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 60)
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": IMR_BROKER_VISIBILITY_TIMEOUT,
+        "socket_connect_timeout": 5,
+        "socket_timeout": 30,  # longer than BRPOP's own 1 s wait; a silent broker is noticed
+        "health_check_interval": 25,
+        "retry_on_timeout": True,
+    }
 CELERY_BEAT_SCHEDULE = {
     "deadline-sweep": {"task": "reviews.tasks.deadline_sweep", "schedule": crontab(minute="*/15")},
+    "outbox-sweep": {"task": "reviews.tasks.outbox_sweep", "schedule": env.int("IMR_OUTBOX_SWEEP_SECONDS", default=60)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -231,3 +254,11 @@ IMR_ORGANIZATION_SHORT_NAME = env.str("IMR_ORGANIZATION_SHORT_NAME", default="IM
 IMR_LETTER_LAYOUT = env.str("IMR_LETTER_LAYOUT", default="2016")  # layout of new letters: 2014 or 2016
 IMR_REQUIRE_CALIFORNIA_LICENSE = env.bool("IMR_REQUIRE_CALIFORNIA_LICENSE", default=True)
 IMR_MAX_UPLOAD_MB = env.int("IMR_MAX_UPLOAD_MB", default=50)
+
+# The outbox (reviews/services/outbox.py): seconds before the sweep acts.
+IMR_BROKER_SEND_TIMEOUT = 2  # a request never waits longer on a dead broker; the sweep sends later
+IMR_OUTBOX_RESEND_AFTER = env.int("IMR_OUTBOX_RESEND_AFTER", default=2 * IMR_BROKER_VISIBILITY_TIMEOUT + 60)
+IMR_OUTBOX_MAX_SENDS = env.int("IMR_OUTBOX_MAX_SENDS", default=5)  # then the task is given up (letter: failed)
+IMR_LETTER_STUCK_AFTER = env.int("IMR_LETTER_STUCK_AFTER", default=2 * IMR_BROKER_VISIBILITY_TIMEOUT + 60)
+IMR_LETTER_UNSERVED_AFTER = env.int("IMR_LETTER_UNSERVED_AFTER", default=1800)
+IMR_WORKER_HEARTBEAT_SECONDS = 30  # a worker writes its heartbeat this often; /healthz wants one this recent x 3

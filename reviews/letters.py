@@ -85,6 +85,24 @@ def credentials(case: Case) -> dict:
     }
 
 
+def credential_problems(case: Case) -> list[str]:
+    """What the letter would have to state about the reviewer and cannot: no active licence, no certification.
+
+    Checked at approval (refused) and again at rendering (the letter fails with the reason): a
+    licence can lapse in between, and a letter never prints an empty credential line.
+    """
+    if case.reviewer is None:
+        return ["The case has no reviewer."]
+    creds = credentials(case)
+    on = case.decision_date or timezone.localdate()
+    problems = []
+    if not creds["states"]:
+        problems.append(f"The reviewer holds no active, unexpired licence on {on:%m/%d/%Y}.")
+    if not creds["certifications"]:
+        problems.append(f"The reviewer holds no current board certification on {on:%m/%d/%Y}.")
+    return problems
+
+
 def credentials_prose(creds: dict) -> str:
     """The 2014 sentence: "The expert reviewer is Board Certified in X, has a subspecialty in Y and is licensed ..."."""
     parts = []

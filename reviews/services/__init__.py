@@ -15,6 +15,7 @@ from .letters import letter_correct, letter_queue, letter_retry
 from .parties import organization_get_or_create, provider_get_or_create
 from .review import (
     CitationInput,
+    CredentialsLapsed,
     StaleDraft,
     SubmissionIncomplete,
     case_accept,
@@ -48,6 +49,7 @@ __all__ = [
     "letter_queue",
     "letter_retry",
     "CitationInput",
+    "CredentialsLapsed",
     "StaleDraft",
     "SubmissionIncomplete",
     "case_accept",

@@ -7,10 +7,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from ..letters import credential_problems
 from ..models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
 from ..permissions import require_coordinator
-from ..tasks import notify_coordinators_declined
 from .letters import letter_queue
+from .outbox import outbox_enqueue
 
 # Statuses in which the assigned reviewer writes the determination.
 EDITABLE = [Case.Status.ACCEPTED, Case.Status.IN_REVIEW, Case.Status.RETURNED]
@@ -20,6 +21,14 @@ FINAL = [Case.Status.APPROVED, Case.Status.ISSUED]
 
 class StaleDraft(Exception):
     """The panel changed since the page that sent this save was loaded (another tab or window)."""
+
+
+class CredentialsLapsed(Exception):
+    """Approval refused: the letter would state credentials the reviewer no longer holds; `problems` says which."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(" ".join(problems))
 
 
 class SubmissionIncomplete(Exception):
@@ -93,7 +102,7 @@ def case_decline(*, case: Case, by: AbstractBaseUser, reason: str) -> Case:
         case=case, reviewer=reviewer, defaults={"reason": f"declined: {reason}", "created_by": by}
     )
     CaseEvent.record(case, by=by, from_status=from_status, note=f"declined by {reviewer}: {reason}")
-    notify_coordinators_declined.delay_on_commit(case.pk)
+    outbox_enqueue(task="reviews.tasks.notify_coordinators_declined", args=[case.pk], key=f"case:{case.pk}")
     return case
 
 
@@ -240,7 +249,9 @@ def case_approve(*, case: Case, by: AbstractBaseUser) -> Case:
     """Quality review approves the determination: it is final from now on and its letter is queued after commit.
 
     Raises PermissionDenied for a non-coordinator, SubmissionIncomplete if the determination
-    is somehow incomplete, and TransitionNotAllowed unless the case is submitted.
+    is somehow incomplete, CredentialsLapsed when the reviewer no longer holds an active licence
+    or a current certification (the letter states both), and TransitionNotAllowed unless the
+    case is submitted.
     """
     require_coordinator(by)
     case = _lock(case)
@@ -249,6 +260,8 @@ def case_approve(*, case: Case, by: AbstractBaseUser) -> Case:
     from_status = case.status
     case.approve()
     case.decision_date = timezone.localdate()
+    if problems := credential_problems(case):
+        raise CredentialsLapsed(problems)
     case.qa_comments = ""
     case.save()
     CaseEvent.record(case, by=by, from_status=from_status, note="approved")
