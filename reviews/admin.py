@@ -25,6 +25,7 @@ from .models import (
     LetterDelivery,
     License,
     Organization,
+    OutboxEntry,
     Provider,
     Reviewer,
     Specialty,
@@ -493,5 +494,16 @@ class CaseNumberSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["year", "last_value"]
     list_filter = []
     search_fields = ["year"]
+    list_select_related = []
+    autocomplete_fields = []
+
+
+@admin.register(OutboxEntry)
+class OutboxEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Work queued after a commit (services/outbox.py): read-only, the relay and the sweep act on it."""
+
+    list_display = ["task", "key", "created_at", "sent_at", "sends", "done_at", "last_error"]
+    list_filter = ["task", ("done_at", admin.EmptyFieldListFilter)]
+    search_fields = ["key"]
     list_select_related = []
     autocomplete_fields = []

@@ -907,6 +907,26 @@ class LetterQuerySet(models.QuerySet):
             kind=Letter.Kind.FINAL_DETERMINATION, status=Letter.Status.READY, rendered_at__lt=before
         ).filter(~models.Exists(deliveries) | models.Exists(unsent))
 
+    def needing_attention(self, *, stuck_before, unserved_before):
+        """For the dashboard: served letters failed, queued or rendering since before `stuck_before`, or
+        ready since before `unserved_before` and not served; oldest first, with their case."""
+        deliveries = LetterDelivery.objects.filter(letter=models.OuterRef("pk"))
+        unsent = deliveries.filter(method=LetterDelivery.Method.EMAIL, served_at__isnull=True)
+        S = Letter.Status
+        return (
+            self.filter(kind=Letter.Kind.FINAL_DETERMINATION)
+            .filter(
+                Q(status=S.FAILED)
+                | Q(status__in=[S.QUEUED, S.RENDERING], status_changed_at__lt=stuck_before)
+                | Q(
+                    Q(status=S.READY, rendered_at__lt=unserved_before)
+                    & (~models.Exists(deliveries) | models.Exists(unsent))
+                )
+            )
+            .select_related("case")
+            .order_by("status_changed_at", "pk")
+        )
+
 
 class Letter(models.Model):
     """A rendering of the Final Determination. A ready letter never changes; a correction is a new version."""

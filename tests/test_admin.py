@@ -41,6 +41,7 @@ READ_ONLY = {
     "reviews.CaseDocument",
     "reviews.Letter",
     "reviews.LetterDelivery",
+    "reviews.OutboxEntry",
 }
 
 EXAMPLE_ITEM = "Additional occupational therapy 2x6 weeks (12 sessions) low back, right shoulder, right wrist"

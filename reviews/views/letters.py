@@ -10,6 +10,7 @@ from .. import services
 from ..audit import record_access
 from ..models import Letter
 from ..permissions import coordinator_required, get_case_for_coordinator, get_case_for_reviewer, is_coordinator
+from ..services import letters as letter_services
 
 KINDS = {"final": Letter.Kind.FINAL_DETERMINATION, "public": Letter.Kind.PUBLIC_COPY}
 
@@ -22,11 +23,21 @@ def _case_for(user, case_number):
 
 
 def letters_context(case) -> dict:
+    """The case's letters; `retryable` on the failed ones and on those queued or rendering for too long."""
     letters = list(case.letters.order_by("-version", "kind"))
+    stuck_before = letter_services.stuck_since()
+    for letter in letters:
+        working = letter.status in (Letter.Status.QUEUED, Letter.Status.RENDERING)
+        letter.stuck = working and letter.status_changed_at < stuck_before
+        letter.retryable = letter.kind == Letter.Kind.FINAL_DETERMINATION and (
+            letter.status == Letter.Status.FAILED or letter.stuck
+        )
     return {
         "case": case,
         "letters": letters,
-        "rendering": any(l.status in (Letter.Status.QUEUED, Letter.Status.RENDERING) for l in letters),  # noqa: E741
+        "rendering": any(
+            letter.status in (Letter.Status.QUEUED, Letter.Status.RENDERING) and not letter.stuck for letter in letters
+        ),
     }
 
 
