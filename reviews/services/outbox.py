@@ -94,7 +94,8 @@ def outbox_relay(*, ids: list | None = None, limit: int = 500) -> int:
     except Exception as e:  # the broker (or the network to it) failed: the sweep tries again
         reason = f"{type(e).__name__}: {e}"[:2000]
         if current is not None:
-            OutboxEntry.objects.filter(pk=current).update(sent_at=None, last_error=reason)
+            OutboxEntry.objects.filter(pk=current).update(sent_at=None)
+        OutboxEntry.objects.filter(pk__in=[row[0] for row in rows], sent_at__isnull=True).update(last_error=reason)
         logger.warning("Broker unavailable, %d outbox entries wait for the sweep: %s", len(rows) - sent, reason)
     return sent
 
