@@ -261,4 +261,5 @@ IMR_OUTBOX_RESEND_AFTER = env.int("IMR_OUTBOX_RESEND_AFTER", default=2 * IMR_BRO
 IMR_OUTBOX_MAX_SENDS = env.int("IMR_OUTBOX_MAX_SENDS", default=5)  # then the task is given up (letter: failed)
 IMR_LETTER_STUCK_AFTER = env.int("IMR_LETTER_STUCK_AFTER", default=2 * IMR_BROKER_VISIBILITY_TIMEOUT + 60)
 IMR_LETTER_UNSERVED_AFTER = env.int("IMR_LETTER_UNSERVED_AFTER", default=1800)
-IMR_WORKER_HEARTBEAT_SECONDS = 30  # a worker writes its heartbeat this often; /healthz wants one this recent x 3
+IMR_OUTBOX_ALERT_AFTER = env.int("IMR_OUTBOX_ALERT_AFTER", default=300)  # /healthz fails on an older unsent entry
+IMR_WORKER_HEARTBEAT_SECONDS = env.int("IMR_WORKER_HEARTBEAT_SECONDS", default=30)  # /healthz wants one within x 3

@@ -8,9 +8,10 @@ import logging
 from smtplib import SMTPException
 
 from celery import shared_task, states
-from celery.signals import task_postrun
+from celery.signals import task_postrun, worker_ready, worker_shutdown
 from django.db import DatabaseError, OperationalError, transaction
 
+from . import health
 from .models import Case
 from .services import letters as letter_services
 from .services import notifications, outbox
@@ -91,3 +92,13 @@ def _outbox_entry_done(task_id=None, state=None, retval=None, **kwargs):
         outbox.outbox_mark_done(entry_id=task_id, error=error)
     except Exception:  # database down, or an id that is no entry's (beat): the sweep sends it again at worst
         logger.warning("Could not stamp outbox entry %s done.", task_id, exc_info=True)
+
+
+@worker_ready.connect
+def _heartbeat_start(**kwargs):
+    health.heartbeat_start()  # /healthz reports a live worker
+
+
+@worker_shutdown.connect
+def _heartbeat_stop(**kwargs):
+    health.heartbeat_stop()
