@@ -35,7 +35,7 @@ _stop_beating: threading.Event | None = None
 
 def _beat() -> None:
     with contextlib.suppress(Exception):  # the cache (Redis) is down: /healthz says so through its own check
-        cache.set(HEARTBEAT_KEY, time.time(), timeout=settings.IMR_WORKER_HEARTBEAT_SECONDS * 10)
+        cache.set(HEARTBEAT_KEY, time.time(), timeout=max(60, int(settings.IMR_WORKER_HEARTBEAT_SECONDS * 10)))
 
 
 def heartbeat_start() -> None:
