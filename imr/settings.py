@@ -198,6 +198,9 @@ IMR_BROKER_VISIBILITY_TIMEOUT = env.int("IMR_BROKER_VISIBILITY_TIMEOUT", default
 if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": IMR_BROKER_VISIBILITY_TIMEOUT,
+        # Look for messages past the visibility timeout every 10 s (kombu: every 10 x 10 s).
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
         "socket_connect_timeout": 5,
         "socket_timeout": 30,  # longer than BRPOP's own 1 s wait; a silent broker is noticed
         "health_check_interval": 25,

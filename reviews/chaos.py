@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from django.db import connection
+from kombu import pools as kombu_pools
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -159,3 +160,18 @@ def sent_emails(mail_dir: Path) -> Counter:
                 message = email.message_from_string(chunk.lstrip("\n"))
                 sent[(message["To"], message["Subject"])] += 1
     return sent
+
+
+def use_broker(app, url: str) -> str:
+    """Point this process's Celery app at another broker; returns the previous URL.
+
+    The app keeps a pool of connections to the broker it first used: it is closed and forgotten,
+    so sends and control commands (ping) reach the new broker (as after a fork).
+    """
+    previous = app.conf.broker_url
+    app.conf.broker_url = url
+    kombu_pools.reset()  # the process-wide pools, keyed by URL: a new Redis on an old port needs new connections
+    app._pool = None
+    with contextlib.suppress(AttributeError, KeyError):
+        app.__dict__["amqp"]._producer_pool = None
+    return previous
