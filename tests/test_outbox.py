@@ -283,3 +283,39 @@ def test_no_service_sends_a_task_to_the_broker_itself():
 def test_an_unrelated_case_has_no_outbox_entries(db):
     CaseFactory()
     assert not OutboxEntry.objects.exists()
+
+
+def test_a_letter_not_served_past_the_deadline_can_be_served_again_from_the_case_page(
+    client, approved, coordinator, queued, django_capture_on_commit_callbacks
+):
+    letter = _final(approved)
+    letter_services.letter_render(letter_id=letter.pk)
+    client.force_login(coordinator)
+    url = f"/cases/{approved.case_number}/letters/v1/serve/"
+    assert "Serve again</button>" not in client.get(f"/cases/{approved.case_number}/letters/").content.decode()
+    _age(Letter.objects.get(pk=letter.pk), "rendered_at")
+    assert "Serve again</button>" in client.get(f"/cases/{approved.case_number}/letters/").content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url)
+
+    assert response.status_code == 302
+    assert OutboxEntry.objects.filter(task=outbox.SERVE).count() == 2
+    assert ("letter_serve", (letter.pk,)) in queued
+    assert CaseEvent.objects.filter(case=approved, note="letter v1 served again").exists()
+
+
+def test_only_a_coordinator_may_serve_a_letter_again(client, approved, reviewer):
+    client.force_login(reviewer.user)
+    response = client.post(f"/cases/{approved.case_number}/letters/v1/serve/")
+    assert response.status_code in (403, 404)
+    assert OutboxEntry.objects.filter(task=outbox.SERVE).count() == 0
+
+
+def test_a_letter_served_on_every_party_is_not_served_again(approved, coordinator):
+    letter = _final(approved)
+    letter_services.letter_render(letter_id=letter.pk)
+    letter_services.letter_serve(letter_id=letter.pk)
+    with pytest.raises(ValueError, match="not yet served on every party"):
+        services.letter_serve_again(letter=letter, by=coordinator)
+    assert OutboxEntry.objects.filter(task=outbox.SERVE).count() == 1

@@ -107,6 +107,22 @@ def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
     return final
 
 
+@transaction.atomic
+def letter_serve_again(*, letter: Letter, by: AbstractBaseUser) -> Letter:
+    """Queue the service of a ready letter again, for the parties not yet served (e.g. after an e-mail outage).
+
+    Raises PermissionDenied for a non-coordinator, ValueError unless the letter is a ready served
+    letter that is not served on every party yet.
+    """
+    require_coordinator(by)
+    letter = Letter.objects.select_for_update().get(pk=letter.pk)
+    if not Letter.objects.ready_unserved(before=timezone.now()).filter(pk=letter.pk).exists():
+        raise ValueError("Only a ready letter not yet served on every party can be served again.")
+    outbox_enqueue(task=SERVE, args=[letter.pk], key=f"letter:{letter.pk}")
+    CaseEvent.record(letter.case, by=by, from_status=letter.case.status, note=f"letter v{letter.version} served again")
+    return letter
+
+
 def pdf_name(letter: Letter) -> str:
     """One name per case, version and kind: a second rendering overwrites, never adds a file."""
     suffix = "-public" if letter.kind == Letter.Kind.PUBLIC_COPY else ""

@@ -268,7 +268,7 @@ class Command(BaseCommand):
         out("")
         out(f"cases approved                          {len(cases)}")
         out(
-            f"approval latency               median {statistics.median(latencies) * 1000:.0f} ms, "
+            f"approval latency                        median {statistics.median(latencies) * 1000:.0f} ms, "
             f"p95 {p95 * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
         )
         out(f"renderings unsent at approval           {unsent_at_approval} (broker down: left to the sweep)")
