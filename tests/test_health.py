@@ -1,5 +1,6 @@
 """/healthz: what an operator's monitor polls."""
 
+import asyncio
 import datetime as dt
 import re
 import time
@@ -10,6 +11,16 @@ from django.utils import timezone
 
 from reviews import health
 from reviews.models import OutboxEntry
+
+
+@pytest.fixture(autouse=True)
+def no_event_loop_marked_running():
+    """/healthz is an async view, run by the test client through async_to_sync, which refuses to run while
+    an event loop is marked running in the thread: Playwright's is, after a browser test in this process."""
+    loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    yield
+    asyncio._set_running_loop(loop)
 
 
 @pytest.fixture
