@@ -255,7 +255,7 @@ IMR_BASE_URL = env.str("IMR_BASE_URL", default="http://127.0.0.1:8000")  # for l
 IMR_ORGANIZATION_NAME = env.str("IMR_ORGANIZATION_NAME", default="IMR Desk Review Organization")
 IMR_ORGANIZATION_SHORT_NAME = env.str("IMR_ORGANIZATION_SHORT_NAME", default="IMR Desk")
 IMR_LETTER_LAYOUT = env.str("IMR_LETTER_LAYOUT", default="2016")  # layout of new letters: 2014 or 2016
-IMR_REQUIRE_CALIFORNIA_LICENSE = env.bool("IMR_REQUIRE_CALIFORNIA_LICENSE", default=True)
+IMR_REQUIRE_CALIFORNIA_LICENSE = env.bool("IMR_REQUIRE_CALIFORNIA_LICENSE", default=False)
 IMR_MAX_UPLOAD_MB = env.int("IMR_MAX_UPLOAD_MB", default=50)
 
 # The outbox (reviews/services/outbox.py): seconds before the sweep acts.

@@ -14,6 +14,7 @@ from django.db.models import Count, Min, Prefetch, Q
 from django.utils import timezone
 
 from .models import (
+    US_STATES,
     Affiliation,
     BoardCertification,
     Case,
@@ -45,6 +46,7 @@ class Candidate:
     reviewer: Reviewer
     problems: list[str]
     exact_specialty: bool
+    california: bool  # holds a valid California licence: ranked first among equals
     load: int
     free_from: dt.date | None = None  # due date of the reviewer's next case: when they free up
     specialties: list[str] = field(default_factory=list)
@@ -108,6 +110,15 @@ def reviewers_for_ranking(reviewer_ids=None):
     )
 
 
+def valid_licenses(reviewer: Reviewer, today: dt.date) -> list[License]:
+    """The reviewer's active, unexpired US state licences (any state qualifies unless a program requires CA)."""
+    return [
+        lic
+        for lic in reviewer.licenses.all()
+        if lic.status == License.Status.ACTIVE and lic.expires_on >= today and lic.state in US_STATES
+    ]
+
+
 def eligibility_problems(facts: CaseFacts, reviewer: Reviewer, today: dt.date) -> list[str]:
     """Every reason `reviewer` may not review the case; empty when eligible.
 
@@ -118,19 +129,18 @@ def eligibility_problems(facts: CaseFacts, reviewer: Reviewer, today: dt.date) -
         problems.append("inactive")
 
     licenses = list(reviewer.licenses.all())
-    valid = [lic for lic in licenses if lic.status == License.Status.ACTIVE and lic.expires_on >= today]
+    valid = valid_licenses(reviewer, today)
     if settings.IMR_REQUIRE_CALIFORNIA_LICENSE:
-        california = [lic for lic in licenses if lic.state == "CA"]
-        if not california:
-            problems.append("no California licence")
-        elif not any(lic in valid for lic in california):
-            lic = max(california, key=lambda lic: lic.expires_on)
+        licenses, valid = [lic for lic in licenses if lic.state == "CA"], [lic for lic in valid if lic.state == "CA"]
+    if not valid:
+        if not licenses:
+            problems.append("no California licence" if settings.IMR_REQUIRE_CALIFORNIA_LICENSE else "no licence")
+        else:  # say what is wrong with the licence that lapsed last
+            lic = max(licenses, key=lambda lic: lic.expires_on)
             if lic.status != License.Status.ACTIVE:
-                problems.append(f"California licence {lic.get_status_display().lower()}")
+                problems.append(f"{US_STATES.get(lic.state, lic.state)} licence {lic.get_status_display().lower()}")
             else:
                 problems.append(f"licence expired on {lic.expires_on:%m/%d/%Y}")
-    elif not valid:
-        problems.append("no active, unexpired licence")
 
     certified = set()
     for cert in reviewer.certifications.all():
@@ -164,7 +174,8 @@ def eligibility_problems(facts: CaseFacts, reviewer: Reviewer, today: dt.date) -
 
 
 def rank_reviewers(case: Case) -> tuple[list[Candidate], list[Candidate]]:
-    """The eligible reviewers in order (exact specialty, lowest load, earliest free), and the others with reasons."""
+    """The eligible reviewers in order (exact specialty, California licence, lowest load, earliest free), and the
+    others with reasons."""
     today = timezone.localdate()
     facts = case_facts(case)
     candidates = []
@@ -177,6 +188,7 @@ def rank_reviewers(case: Case) -> tuple[list[Candidate], list[Candidate]]:
                 reviewer=reviewer,
                 problems=eligibility_problems(facts, reviewer, today),
                 exact_specialty=bool(specialty_ids & facts.provider_specialty_ids),
+                california=any(lic.state == "CA" for lic in valid_licenses(reviewer, today)),
                 load=reviewer.open_load,
                 free_from=reviewer.next_due,
                 specialties=[c.specialty.name for c in reviewer.certifications.all()],
@@ -184,7 +196,7 @@ def rank_reviewers(case: Case) -> tuple[list[Candidate], list[Candidate]]:
         )
     eligible = sorted(
         (c for c in candidates if c.eligible),
-        key=lambda c: (not c.exact_specialty, c.load, c.free_from or dt.date.min),
+        key=lambda c: (not c.exact_specialty, not c.california, c.load, c.free_from or dt.date.min),
     )
     excluded = [c for c in candidates if not c.eligible]
     return eligible, excluded

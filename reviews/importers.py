@@ -39,6 +39,10 @@ groups as the file needs; a row leaves the groups it does not use blank):
   item_N_spinal_level         e.g. L4-5, L5-S1
   item_N_ur_action*           denied, modified or delayed
   item_N_authorized_part      what UR authorised: required when modified, only then
+  item_N_eligible_scope       for a modified request, what the review decides: remaining (the
+                              remaining portion, the default) or original (the whole request)
+  item_N_remaining_part       the remaining portion, e.g. "Physical therapy 2 sessions"; worked out
+                              from the request and the authorised part when they count sessions
 
 Dates are MM/DD/YYYY as California forms write them (M/D/YYYY, as spreadsheets export
 them, too) or YYYY-MM-DD; the year always has four digits. They must be in the order of the
@@ -70,7 +74,17 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from .models import ICD10_RE, Case, Diagnosis, DisputedItem, Organization, Provider, TreatmentCategory, normalize_name
+from .models import (
+    ICD10_RE,
+    Case,
+    Diagnosis,
+    DisputedItem,
+    Organization,
+    Provider,
+    TreatmentCategory,
+    modified_request_parts,
+    normalize_name,
+)
 
 # column -> (required, what the page's column guide says). Order is the sample file's order.
 CASE_COLUMNS: dict[str, tuple[bool, str]] = {
@@ -100,6 +114,8 @@ ITEM_COLUMNS: dict[str, tuple[bool, str]] = {
     "spinal_level": (False, "e.g. L4-5, L5-S1"),
     "ur_action": (True, "denied, modified or delayed"),
     "authorized_part": (False, "what UR authorised; required when modified, only then"),
+    "eligible_scope": (False, "remaining (default) or original, for a modified request"),
+    "remaining_part": (False, "the remaining portion the review decides; worked out when left blank"),
 }
 ITEM_COLUMN_RE = re.compile(r"^item_([0-9]{1,2})_(" + "|".join(ITEM_COLUMNS) + r")$")
 
@@ -430,6 +446,23 @@ class _RowChecker:
                 reasons.append(f"{col}authorized_part: missing (UR modified item {n}: say what it authorised).")
             if item["ur_action"] and item["ur_action"] != DisputedItem.URAction.MODIFIED and cells["authorized_part"]:
                 reasons.append(f"{col}authorized_part: only for a modified request (item {n} was {action}).")
+            scope = cells["eligible_scope"].lower()
+            if scope and scope not in DisputedItem.EligibleScope.values:
+                reasons.append(f'{col}eligible_scope: "{cells["eligible_scope"]}" is not remaining or original.')
+            elif (scope or cells["remaining_part"]) and item["ur_action"] != DisputedItem.URAction.MODIFIED:
+                reasons.append(f"{col}eligible_scope, remaining_part: only for a modified request (item {n}).")
+            item["eligible_scope"], item["remaining_part"] = modified_request_parts(
+                ur_action=item["ur_action"],
+                request_text=item["request_text"],
+                authorized_part=item["authorized_part"],
+                eligible_scope=scope,
+                remaining_part=cells["remaining_part"],
+            )
+            if item["eligible_scope"] == DisputedItem.EligibleScope.REMAINING and not item["remaining_part"]:
+                reasons.append(
+                    f"{col}remaining_part: missing (it cannot be worked out from item {n}'s request and authorised "
+                    f"part: write it, or set {col}eligible_scope to original)."
+                )
             items.append(item)
         if not items:
             reasons.append("No disputed item: fill item_1_request, item_1_category and item_1_ur_action.")

@@ -1,8 +1,9 @@
 """The Final Determination letter, pure: a case in, HTML, text or PDF out (DESIGN.md section 7).
 
-Two layouts, as published: "2014" states the credentials in prose; "2016" adds the header grid
-and the "State(s) of Licensure" / "Certification(s)/Specialty" lines. Each letter records the
-layout it was rendered with, so an old letter re-renders as issued. The reviewer is never named.
+Two layouts, as published: "2014" states the credentials in prose; "2016" lists them in the
+"State(s) of Licensure" / "Certification(s)/Specialty" lines. Both open with the header grid.
+Each letter records the layout it was rendered with, so an old letter re-renders as issued.
+The reviewer is never named.
 """
 
 import contextlib
@@ -20,29 +21,16 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .models import Case, Citation, DisputedItem
+from .models import US_STATES, Case, Citation, DisputedItem
 
 LAYOUTS = ("2014", "2016")
-
-STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
-    "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia", "FL": "Florida", "GA": "Georgia",
-    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas",
-    "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts",
-    "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
-    "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico",
-    "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
-    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
-    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
-    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
-}  # fmt: skip
 
 REDACTED = ""  # the published public copies simply leave the name out: "The listed diagnoses per  are:"
 
 
 @dataclass(frozen=True)
 class ItemLines:
-    request: str
+    lead: str  # the decision line up to the decision word: "<request>:", or a modified request's sentences
     decision: str
     ca_guideline: str
     review_guideline: str
@@ -61,7 +49,9 @@ def credentials(case: Case) -> dict:
     """What the reviewer's profile supports saying about them, and nothing more (never a name)."""
     reviewer = case.reviewer
     on = case.decision_date or timezone.localdate()
-    certifications = [c for c in reviewer.certifications.all() if c.expires_on is None or c.expires_on >= on]
+    certifications = sorted(  # in the order they were entered, as the letters list them
+        (c for c in reviewer.certifications.all() if c.expires_on is None or c.expires_on >= on), key=lambda c: c.pk
+    )
     specialties = [c.specialty.name for c in certifications if not c.specialty.parent_id]
     subspecialties = [c.specialty.name for c in certifications if c.specialty.parent_id]
     for c in certifications:  # a subspecialist is also certified in the parent specialty
@@ -79,7 +69,7 @@ def credentials(case: Case) -> dict:
         "specialties": specialties,
         "subspecialties": subspecialties,
         "certifications": specialties + subspecialties,
-        "states": [STATES.get(lic.state, lic.state) for lic in licences],
+        "states": [US_STATES.get(lic.state, lic.state) for lic in licences],
         "experience": experience,
         "hours": hours,
     }
@@ -162,6 +152,26 @@ def guideline_line(citations: list[Citation], *, layout: str, who: str, none_tex
     return " ".join(sentences)
 
 
+def decision_lead(item: DisputedItem, layout: str) -> str:
+    """The item's decision line before the decision word, in the published wording.
+
+    In the 2016 layout a modified request says what was asked and what UR authorised, then names
+    the part decided; the 2014 letters name only the request decided.
+    """
+    if item.ur_action != DisputedItem.URAction.MODIFIED or layout == "2014":
+        return f"{item.decided_request}:"
+    original, authorized = item.request_text.rstrip(". "), item.authorized_part.rstrip(". ")
+    if item.eligible_scope == DisputedItem.EligibleScope.REMAINING:
+        return (
+            f"{original} was the original request. {authorized} was authorized by the Claims Administrator."
+            f" The remaining IMR eligible portion of the original request, {item.remaining_part.rstrip('. ')} is:"
+        )
+    return (
+        f"{original} was the original request. The Claims Administrator authorized {authorized},"
+        f" leaving the original request IMR eligible. The original request, {original} is:"
+    )
+
+
 def item_lines(item: DisputedItem, layout: str) -> ItemLines:
     citations = sorted(item.citations.all(), key=lambda c: (c.role, c.position))
     ca = [c for c in citations if c.role == Citation.Role.CLAIMS_ADMINISTRATOR]
@@ -173,15 +183,13 @@ def item_lines(item: DisputedItem, layout: str) -> ItemLines:
         none_text="The Claims Administrator did not cite any medical evidence for its decision.",
     )
     review_line = guideline_line(
-        review,
+        [] if item.review_cited_no_evidence else review,
         layout=layout,
         who="Expert Reviewer",
-        none_text=" ".join(
-            ["The Expert Reviewer did not cite any medical evidence for this decision.", item.no_citation_reason]
-        ).strip(),
+        none_text="The Expert Reviewer did not cite any medical evidence for its decision.",
     )
     return ItemLines(
-        request=item.request_text,
+        lead=decision_lead(item, layout),
         decision=item.get_decision_display(),
         ca_guideline=ca_line,
         review_guideline=review_line,
@@ -193,7 +201,12 @@ def item_lines(item: DisputedItem, layout: str) -> ItemLines:
 
 
 def _names_to_remove(case: Case) -> list[str]:
-    """Every name, number and party the public copy leaves out, longest first."""
+    """Every name, number and party the public copy leaves out, longest first.
+
+    An imported determination was published as a public copy already: nothing more to remove.
+    """
+    if case.imported_from:
+        return []
     people = [case.employee_name, case.requesting_provider.name]
     organizations = [o.name for o in (case.employer, case.employee_attorney) if o]
     if case.requesting_provider.group:
@@ -228,7 +241,7 @@ def letter_context(*, case: Case, layout: str, public: bool = False) -> dict:
         lines = item_lines(item, layout)
         items.append(
             ItemLines(
-                request=scrub(lines.request),
+                lead=scrub(lines.lead),
                 decision=lines.decision,
                 ca_guideline=scrub(lines.ca_guideline),
                 review_guideline=scrub(lines.review_guideline),
@@ -243,8 +256,8 @@ def letter_context(*, case: Case, layout: str, public: bool = False) -> dict:
         "case": case,
         "layout": layout,
         "public": public,
-        "organization_name": settings.IMR_ORGANIZATION_NAME,
-        "organization_short_name": settings.IMR_ORGANIZATION_SHORT_NAME,
+        "organization_name": case.issuing_organization or settings.IMR_ORGANIZATION_NAME,
+        "organization_short_name": case.issuing_organization_short or settings.IMR_ORGANIZATION_SHORT_NAME,
         "credentials": creds,
         "credentials_prose": credentials_prose(creds),
         "documents": documents,
@@ -279,7 +292,10 @@ def _tidy_text(text: str) -> str:
     """Wrap paragraphs at 95 columns and keep at most one blank line between them."""
     paragraphs = re.split(r"\n\s*\n", text.strip())
     wrapped = [
-        "\n".join(textwrap.fill(line, 95) if len(line) > 95 else line for line in p.splitlines()) for p in paragraphs
+        "\n".join(
+            textwrap.fill(line, 95, break_on_hyphens=False) if len(line) > 95 else line for line in p.splitlines()
+        )
+        for p in paragraphs
     ]
     return "\n\n".join(wrapped) + "\n"
 

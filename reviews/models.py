@@ -18,6 +18,19 @@ ICD10_RE = r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$"
 icd10_validator = RegexValidator(ICD10_RE, "Enter an ICD-10 code such as M51.26 (letter, two characters, dot, detail).")
 npi_validator = RegexValidator(r"^[0-9]{10}$", "An NPI is exactly ten digits.")
 
+US_STATES = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
+    "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia", "FL": "Florida", "GA": "Georgia",
+    "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois", "IN": "Indiana", "IA": "Iowa", "KS": "Kansas",
+    "KY": "Kentucky", "LA": "Louisiana", "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts",
+    "MI": "Michigan", "MN": "Minnesota", "MS": "Mississippi", "MO": "Missouri", "MT": "Montana",
+    "NE": "Nebraska", "NV": "Nevada", "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico",
+    "NY": "New York", "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
+    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina", "SD": "South Dakota",
+    "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont", "VA": "Virginia", "WA": "Washington",
+    "WV": "West Virginia", "WI": "Wisconsin", "WY": "Wyoming",
+}  # fmt: skip
+
 
 def normalize_name(name: str) -> str:
     """Fold case, accents, punctuation and legal suffixes so "ACME, Inc." matches "Acme Inc"."""
@@ -90,7 +103,7 @@ class License(models.Model):
         REVOKED = "revoked", "Revoked"
 
     reviewer = models.ForeignKey(Reviewer, on_delete=models.CASCADE, related_name="licenses")
-    state = models.CharField(max_length=2, help_text="Two-letter state code, e.g. CA.")
+    state = models.CharField(max_length=2, choices=sorted(US_STATES.items(), key=lambda s: s[1]))
     number = models.CharField(max_length=40)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     expires_on = models.DateField()
@@ -303,6 +316,8 @@ S = CaseStatus
 CLOSED_STATUSES = [S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED]
 BEFORE_ISSUE = [s for s in CaseStatus if s not in (S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED)]
 WITH_REVIEWER = [S.ASSIGNED, S.ACCEPTED, S.IN_REVIEW, S.RETURNED]
+# From the reviewer's acceptance on, the items and diagnoses they decide on are theirs to rely on.
+ACCEPTED_BY_REVIEWER = [S.ACCEPTED, S.IN_REVIEW, S.SUBMITTED, S.RETURNED, S.APPROVED, S.ISSUED]
 
 
 class CaseQuerySet(models.QuerySet):
@@ -492,6 +507,11 @@ class Case(FSMModelMixin, models.Model):
     # Bumped on every save of the summary: a save made from an older copy is refused, not merged.
     summary_version = models.PositiveIntegerField(default=0, editable=False)
     qa_comments = models.TextField("Quality review comments", blank=True, help_text="Shown to the reviewer on return.")
+    # A published determination imported as a historical case (DESIGN.md section 8): where it came
+    # from, and the organisation that issued it, which its letter names instead of ours.
+    imported_from = models.CharField(max_length=255, blank=True, editable=False)
+    issuing_organization = models.CharField(max_length=200, blank=True, editable=False)
+    issuing_organization_short = models.CharField(max_length=80, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -709,6 +729,11 @@ class DisputedItem(models.Model):
         UPHELD = "upheld", "Upheld"
         OVERTURNED = "overturned", "Overturned"
 
+    class EligibleScope(models.TextChoices):
+        # The two published forms of a modified request's decision sentence (DESIGN.md section 7).
+        REMAINING = "remaining", "The remaining portion (the part UR did not authorise)"
+        ORIGINAL = "original", "The whole original request"
+
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveSmallIntegerField()
     request_text = models.TextField(help_text="As written on the request for authorisation.")
@@ -728,11 +753,24 @@ class DisputedItem(models.Model):
     spinal_level = models.CharField(max_length=40, blank=True, help_text="e.g. L4-5, L5-S1")
     ur_action = models.CharField("UR action", max_length=10, choices=URAction.choices)
     authorized_part = models.TextField(blank=True, help_text="What UR authorised, when it modified the request.")
+    eligible_scope = models.CharField(
+        "IMR-eligible part",
+        max_length=10,
+        choices=EligibleScope.choices,
+        blank=True,
+        help_text="For a modified request: which of the two published forms the letter uses.",
+    )
+    remaining_part = models.TextField(
+        "Remaining portion",
+        blank=True,
+        help_text="The remaining IMR-eligible portion of the original request, which the review decides.",
+    )
 
     decision = models.CharField(max_length=12, choices=Decision.choices, blank=True)
     ca_cited_no_evidence = models.BooleanField("Claims administrator did not cite any medical evidence", default=False)
-    no_citation_reason = models.TextField(
-        blank=True, help_text="Why the review cites no medical evidence, when it cites none."
+    review_cited_no_evidence = models.BooleanField("The review cites no medical evidence", default=False)
+    internal_note = models.TextField(
+        blank=True, help_text="The reviewer's note to quality review; never printed in the letter."
     )
     rationale = models.TextField("Decision rationale", blank=True)
     # Bumped on every save of the panel (decision, guidelines, rationale): stale saves are refused.
@@ -747,6 +785,15 @@ class DisputedItem(models.Model):
                 condition=~Q(ur_action="modified") | ~Q(authorized_part=""),
                 name="item_modified_states_authorized_part",
             ),
+            models.CheckConstraint(
+                condition=(Q(ur_action="modified") & ~Q(eligible_scope=""))
+                | (~Q(ur_action="modified") & Q(eligible_scope="")),
+                name="item_scope_only_when_modified",
+            ),
+            models.CheckConstraint(
+                condition=~Q(eligible_scope="remaining") | ~Q(remaining_part=""),
+                name="item_remaining_scope_states_portion",
+            ),
             models.CheckConstraint(condition=~Q(request_text=""), name="item_request_text_required"),
         ]
 
@@ -760,9 +807,99 @@ class DisputedItem(models.Model):
             part for part in (self.body_part, self.get_side_display() if self.side else "", self.spinal_level) if part
         )
 
+    @property
+    def decided_request(self) -> str:
+        """The request the review decides: the remaining portion of a modified request, else the request."""
+        if self.eligible_scope == self.EligibleScope.REMAINING:
+            return self.remaining_part
+        return self.request_text
+
     def clean(self):
+        errors = {}
         if self.subcategory_id and self.category_id and self.subcategory.parent_id != self.category_id:
-            raise ValidationError({"subcategory": "Pick a subcategory of the chosen category."})
+            errors["subcategory"] = "Pick a subcategory of the chosen category."
+        modified = self.ur_action == self.URAction.MODIFIED
+        if modified and not self.authorized_part.strip():
+            errors["authorized_part"] = "UR modified this request: say what it authorised."
+        elif not modified and self.authorized_part.strip():
+            errors["authorized_part"] = "Leave this empty unless UR modified the request."
+        if modified and not self.eligible_scope:
+            errors["eligible_scope"] = "Say what the review decides: the remaining portion or the original request."
+        elif not modified and self.eligible_scope:
+            errors["eligible_scope"] = "Only a modified request has a remaining portion."
+        if "authorized_part" in errors:
+            pass  # the remaining portion is worked out from the authorised part: one error at a time
+        elif self.eligible_scope == self.EligibleScope.REMAINING and not self.remaining_part.strip():
+            errors["remaining_part"] = "Write the remaining portion of the original request that the review decides."
+        elif self.remaining_part.strip() and self.eligible_scope != self.EligibleScope.REMAINING:
+            errors["remaining_part"] = "Leave this empty unless the review decides a remaining portion."
+        if errors:
+            raise ValidationError(errors)
+
+
+NUMBER_WORDS = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+]  # fmt: skip
+_COUNT = r"(\d+|" + "|".join(NUMBER_WORDS) + r")"
+# "2x6 weeks", "2 times a week for 6 weeks": sessions by frequency.
+_RATE = rf"\b{_COUNT}\s*(?:x|times a week for|times per week for)\s*{_COUNT}\s+weeks?\b"
+_UNIT = r"(sessions?|visits?|treatments?|tablets?|capsules?|patches|units?|weeks?|days?|months?)"
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else NUMBER_WORDS.index(word.lower())
+
+
+def _requested_count(original: str, unit: str) -> int | None:
+    """How many of `unit` the original request asks for: "8 sessions", or a frequency such as "2x6 weeks"."""
+    counted = [
+        _count(m.group(1))
+        for m in re.finditer(rf"\b{_COUNT}\s+{_UNIT}\b", original, flags=re.IGNORECASE)
+        if m.group(2).lower().rstrip("s") == unit
+    ]
+    if counted:
+        return counted[-1]
+    if unit in ("session", "visit", "treatment") and (m := re.search(_RATE, original, flags=re.IGNORECASE)):
+        return _count(m.group(1)) * _count(m.group(2))
+    return None
+
+
+def remaining_part_suggestion(original: str, authorized: str) -> str:
+    """The remaining portion of a modified request, when both texts count the same thing.
+
+    "Physical therapy to the low back eight sessions" less "... six sessions" leaves
+    "Physical therapy to the low back two sessions": the authorised text with the difference
+    in the same style (digits or words). Empty when the counts cannot be read or leave nothing.
+    """
+    found = list(re.finditer(rf"\b{_COUNT}\s+{_UNIT}\b", authorized, flags=re.IGNORECASE))
+    if not found or re.search(_RATE, authorized, flags=re.IGNORECASE):  # two counts: no single one to replace
+        return ""
+    last = found[-1]
+    requested = _requested_count(original, last.group(2).lower().rstrip("s"))
+    rest = requested - _count(last.group(1)) if requested is not None else 0
+    if rest <= 0:
+        return ""
+    word = last.group(1)
+    count = str(rest) if word.isdigit() or rest >= len(NUMBER_WORDS) else NUMBER_WORDS[rest]
+    if word[:1].isupper():
+        count = count.capitalize()
+    return authorized[: last.start(1)] + count + authorized[last.end(1) :]
+
+
+def modified_request_parts(
+    *, ur_action: str, request_text: str, authorized_part: str, eligible_scope: str, remaining_part: str
+) -> tuple[str, str]:
+    """(eligible_scope, remaining_part) of an item, completed the way the published letters mostly read.
+
+    A modified request decides its remaining portion unless told otherwise, and the portion is
+    worked out from the texts when it was not typed. Anything else is left for the model's rules.
+    """
+    if ur_action != DisputedItem.URAction.MODIFIED:
+        return eligible_scope, remaining_part
+    scope = eligible_scope or DisputedItem.EligibleScope.REMAINING
+    if scope == DisputedItem.EligibleScope.REMAINING and not remaining_part.strip():
+        remaining_part = remaining_part_suggestion(request_text, authorized_part)
+    return scope, remaining_part
 
 
 class Citation(models.Model):
@@ -1011,6 +1148,39 @@ class CaseNumberSequence(models.Model):
 
     def __str__(self):
         return f"{self.year}: {self.last_value}"
+
+
+class DeterminationImport(models.Model):
+    """A batch of published determinations uploaded by a coordinator, imported by a Celery task."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    update = models.BooleanField(default=False, help_text="Replace determinations imported before.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    files = models.JSONField(default=list, help_text="Storage names of the uploaded files, in upload order.")
+    processed = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    replaced = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # One row per file that was not imported: {"file", "status", "reason"}.
+    problems = models.JSONField(default=list)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Import #{self.pk} ({len(self.files)} files, {self.get_status_display().lower()})"
+
+    @property
+    def percent(self) -> int:
+        return 100 * self.processed // len(self.files) if self.files else 100
 
 
 class OutboxEntry(models.Model):

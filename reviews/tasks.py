@@ -14,7 +14,7 @@ from django.db import DatabaseError, OperationalError, transaction
 from . import health
 from .models import Case
 from .services import letters as letter_services
-from .services import notifications, outbox
+from .services import notifications, outbox, published_import
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,16 @@ def letter_render(self, letter_id: int) -> None:
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5, time_limit=120)
 def letter_serve(letter_id: int) -> None:
     letter_services.letter_serve(letter_id=letter_id)
+
+
+@shared_task(acks_late=True, time_limit=300, soft_time_limit=280)
+def determinations_import(batch_id: int) -> None:
+    """Import a coordinator's batch of published determinations; resumes where a killed run stopped.
+
+    Each run imports for about three minutes and queues the next: a task longer than the broker's
+    visibility timeout would be handed to a second worker while it still runs.
+    """
+    published_import.determination_batch_run(batch_id=batch_id, seconds=180)
 
 
 @task_postrun.connect

@@ -128,7 +128,8 @@ def submitted_case(ready_case, coordinator, reviewer):
             ca_cited_no_evidence=True,
             ca_citations=[],
             review_citations=[services.CitationInput(guideline, sections="Physical Medicine", pages="98, 99")],
-            no_citation_reason="",
+            review_cited_no_evidence=False,
+            internal_note="",
             rationale="MTUS pages 98 and 99 recommend 9 to 10 sessions; the 12 requested exceed them.",
         )
     services.document_open(document=document, by=reviewer.user)

@@ -41,6 +41,7 @@ READ_ONLY = {
     "reviews.CaseDocument",
     "reviews.Letter",
     "reviews.LetterDelivery",
+    "reviews.DeterminationImport",
     "reviews.OutboxEntry",
 }
 

@@ -76,7 +76,7 @@ def test_an_inactive_reviewer_is_refused(ready_case, reviewer, coordinator):
     assert Case.objects.get(pk=ready_case.pk).status == Case.Status.READY_FOR_ASSIGNMENT
 
 
-def test_assigning_is_refused_when_the_california_licence_expired(ready_case, reviewer, coordinator):
+def test_assigning_is_refused_when_the_only_licence_expired(ready_case, reviewer, coordinator):
     expired = timezone.localdate() - dt.timedelta(days=1)
     License.objects.filter(reviewer=reviewer).update(expires_on=expired)
     with pytest.raises(services.ReviewerNotEligible, match=f"licence expired on {expired:%m/%d/%Y}"):
@@ -84,18 +84,42 @@ def test_assigning_is_refused_when_the_california_licence_expired(ready_case, re
     assert Case.objects.get(pk=ready_case.pk).reviewer is None
 
 
-def test_a_suspended_california_licence_disqualifies(ready_case, reviewer):
+def test_a_suspended_licence_disqualifies_a_reviewer_who_holds_no_other(ready_case, reviewer):
     License.objects.filter(reviewer=reviewer).update(status=License.Status.SUSPENDED)
     assert _problems(ready_case, reviewer) == ["California licence suspended"]
+
+
+def test_a_suspended_california_licence_disqualifies_when_the_program_requires_california(
+    ready_case, reviewer, settings
+):
+    settings.IMR_REQUIRE_CALIFORNIA_LICENSE = True
+    License.objects.filter(reviewer=reviewer).update(status=License.Status.SUSPENDED)
+    assert _problems(ready_case, reviewer) == ["California licence suspended"]
+
+
+def test_any_active_us_state_licence_qualifies_by_default(ready_case):
+    texas = _reviewer("tx", states=("TX",))
+    assert _problems(ready_case, texas) == []
 
 
 def test_a_reviewer_licensed_only_outside_california_is_refused_when_the_program_requires_california(
     ready_case, settings
 ):
+    settings.IMR_REQUIRE_CALIFORNIA_LICENSE = True
     nevada = _reviewer("nv", states=("NV",))
     assert _problems(ready_case, nevada) == ["no California licence"]
     settings.IMR_REQUIRE_CALIFORNIA_LICENSE = False
     assert _problems(ready_case, nevada) == []
+
+
+def test_the_ranking_puts_a_california_licensee_before_an_equal_reviewer_licensed_elsewhere(ready_case):
+    from reviews.assignment import rank_reviewers
+
+    texas = _reviewer("tx", states=("TX",))
+    california = _reviewer("ca", states=("TX", "CA"))
+    eligible, _ = rank_reviewers(ready_case)
+    order = [c.reviewer for c in eligible]
+    assert order.index(california) < order.index(texas)
 
 
 def test_a_reviewer_without_an_accepted_specialty_for_an_item_is_refused_and_told_which_item(ready_case):

@@ -34,6 +34,8 @@ ITEM_FIELDS = [
     "spinal_level",
     "ur_action",
     "authorized_part",
+    "eligible_scope",
+    "remaining_part",
 ]
 HEADER = [
     "priority",
@@ -258,7 +260,10 @@ def test_blank_rows_and_unused_item_groups_are_skipped_and_line_numbers_still_ma
 ):
     one_item = {f"item_2_{f}": "" for f in ITEM_FIELDS}
     data = csv_bytes(
-        row(1, **one_item), {}, row(2, item_1_request="Line one\nline two", **one_item), row(3, priority="?")
+        row(1, **one_item),
+        {},
+        row(2, item_1_request="Line one\nline two", item_1_remaining_part="6 sessions", **one_item),
+        row(3, priority="?"),
     )
     result = services.cases_import_csv(by=coordinator, file=data)
     # header 1, row 2, blank 3, multi-line cell row 4, bad row 5

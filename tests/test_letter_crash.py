@@ -67,7 +67,7 @@ def test_killing_the_rendering_process_leaves_exactly_one_ready_letter_and_one_p
     DisputedItem.objects.bulk_create(
         DisputedItem(
             case=case, position=n, request_text=f"Item {n}", category=item.category, ur_action="denied",
-            decision="upheld", rationale=item.rationale * 6, ca_cited_no_evidence=True, no_citation_reason="None.",
+            decision="upheld", rationale=item.rationale * 6, ca_cited_no_evidence=True, review_cited_no_evidence=True,
         )
         for n in range(2, 42)
     )  # fmt: skip

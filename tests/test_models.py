@@ -32,6 +32,7 @@ from reviews.models import (
     icd10_validator,
     normalize_name,
     npi_validator,
+    remaining_part_suggestion,
 )
 from tests.factories import (
     AffiliationFactory,
@@ -195,7 +196,12 @@ def test_a_licence_state_that_is_not_two_capital_letters_is_refused_by_the_datab
 
 def test_a_licence_state_in_lower_case_is_refused_by_full_clean(db):
     licence = LicenseFactory.build(reviewer=ReviewerFactory(), state="ca")
-    assert full_clean_errors(licence) == violated("license_state_is_two_letters")
+    assert full_clean_errors(licence) == {"state": ["Value 'ca' is not a valid choice."]}
+
+
+def test_a_licence_of_no_us_state_is_refused_by_full_clean(db):
+    licence = LicenseFactory.build(reviewer=ReviewerFactory(), state="ZZ")
+    assert full_clean_errors(licence) == {"state": ["Value 'ZZ' is not a valid choice."]}
 
 
 # BoardCertification
@@ -721,7 +727,9 @@ def test_a_decision_other_than_upheld_or_overturned_is_refused_by_full_clean(db)
 def test_a_modified_item_without_the_authorized_part_is_refused_by_the_database(db):
     item = DisputedItemFactory()
     with refused_by_database("item_modified_states_authorized_part"):
-        DisputedItem.objects.filter(pk=item.pk).update(ur_action=DisputedItem.URAction.MODIFIED)
+        DisputedItem.objects.filter(pk=item.pk).update(
+            ur_action=DisputedItem.URAction.MODIFIED, eligible_scope="original"
+        )
     item.refresh_from_db()
     assert item.ur_action == DisputedItem.URAction.DENIED
 
@@ -729,16 +737,81 @@ def test_a_modified_item_without_the_authorized_part_is_refused_by_the_database(
 def test_a_modified_item_without_the_authorized_part_is_refused_by_full_clean(db):
     item = DisputedItemFactory()
     item.ur_action = DisputedItem.URAction.MODIFIED
-    assert full_clean_errors(item) == violated("item_modified_states_authorized_part")
+    item.eligible_scope = DisputedItem.EligibleScope.ORIGINAL
+    assert full_clean_errors(item) == {"authorized_part": ["UR modified this request: say what it authorised."]}
 
 
-def test_a_modified_item_stating_the_authorized_part_is_accepted(db):
+def test_a_modified_item_deciding_its_remaining_portion_is_accepted(db):
+    item = DisputedItemFactory()
+    item.ur_action = DisputedItem.URAction.MODIFIED
+    item.authorized_part = "Physical therapy 6 sessions"
+    item.eligible_scope = DisputedItem.EligibleScope.REMAINING
+    item.remaining_part = "Physical therapy 2 sessions"
+    item.full_clean()
+    item.save()
+    saved = DisputedItem.objects.get(pk=item.pk)
+    assert saved.decided_request == "Physical therapy 2 sessions"
+
+
+def test_a_modified_item_must_say_what_the_review_decides(db):
     item = DisputedItemFactory()
     item.ur_action = DisputedItem.URAction.MODIFIED
     item.authorized_part = "6 sessions"
-    item.full_clean()
-    item.save()
-    assert DisputedItem.objects.get(pk=item.pk).authorized_part == "6 sessions"
+    assert full_clean_errors(item) == {
+        "eligible_scope": ["Say what the review decides: the remaining portion or the original request."]
+    }
+    with refused_by_database("item_scope_only_when_modified"):
+        DisputedItem.objects.filter(pk=item.pk).update(ur_action="modified", authorized_part="6 sessions")
+
+
+def test_deciding_the_remaining_portion_needs_the_portion(db):
+    item = DisputedItemFactory()
+    item.ur_action = DisputedItem.URAction.MODIFIED
+    item.authorized_part = "6 sessions"
+    item.eligible_scope = DisputedItem.EligibleScope.REMAINING
+    assert full_clean_errors(item) == {
+        "remaining_part": ["Write the remaining portion of the original request that the review decides."]
+    }
+    with refused_by_database("item_remaining_scope_states_portion"):
+        DisputedItem.objects.filter(pk=item.pk).update(
+            ur_action="modified", authorized_part="6 sessions", eligible_scope="remaining"
+        )
+
+
+def test_a_denied_item_has_no_remaining_portion(db):
+    item = DisputedItemFactory(ur_action=DisputedItem.URAction.DENIED)
+    item.remaining_part = "2 sessions"
+    assert "remaining_part" in full_clean_errors(item)
+    with refused_by_database("item_scope_only_when_modified"):
+        DisputedItem.objects.filter(pk=item.pk).update(eligible_scope="remaining", remaining_part="2 sessions")
+
+
+@pytest.mark.parametrize(
+    ("original", "authorized", "remaining"),
+    [
+        (
+            "Physical therapy to the low back eight sessions",
+            "Physical therapy to the low back six sessions",
+            "Physical therapy to the low back two sessions",
+        ),
+        (
+            "Chiropractic treatment 12 visits for the cervical spine",
+            "Chiropractic treatment 6 visits",
+            "Chiropractic treatment 6 visits",
+        ),
+        (
+            "Chirophysio therapy two times a week for four weeks (8 sessions)",
+            "Chirophysio therapy, 6 sessions",
+            "Chirophysio therapy, 2 sessions",
+        ),
+        ("Physical therapy 2x6 weeks lumbar spine", "Physical therapy 6 sessions", "Physical therapy 6 sessions"),
+        ("Physical therapy 2 times a week for 4 weeks", "Physical therapy 2 times a week for 3 weeks (6 sessions)", ""),
+        ("Norco 10/325 mg #90", "Norco 10/325 mg #45 for weaning", ""),
+        ("Physical therapy 6 sessions", "Physical therapy 6 sessions", ""),
+    ],
+)
+def test_the_remaining_portion_is_worked_out_only_when_both_texts_count_the_same_thing(original, authorized, remaining):
+    assert remaining_part_suggestion(original, authorized) == remaining
 
 
 def test_an_item_without_request_text_is_refused_by_the_database(db):

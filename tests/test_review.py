@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
-from reviews import services
+from reviews import letters, services
 from reviews.models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
 from reviews.views.review import STALE_MESSAGE, locate_problems
 from tests.factories import (
@@ -79,7 +79,8 @@ def complete(case, reviewer, guideline, *, open_documents=True) -> Case:
             ca_cited_no_evidence=True,
             ca_citations=[],
             review_citations=[services.CitationInput(guideline=guideline, sections="Physical Medicine", pages="98")],
-            no_citation_reason="",
+            review_cited_no_evidence=False,
+            internal_note="",
             rationale="The request exceeds the recommended number of sessions.",
         )
     if open_documents:
@@ -98,8 +99,8 @@ def item_post(version, **fields):
         "review_guideline": [""],
         "review_sections": [""],
         "review_pages": [""],
-        "no_citation_reason": "",
         "rationale": "",
+        "internal_note": "",
     }
     data.update(fields)
     return data
@@ -572,7 +573,7 @@ def test_submitting_an_empty_review_lists_every_missing_piece_in_place(client, r
     assert 'href="#item-1">Item 1 (Physical therapy 2x6 weeks lumbar spine) has no decision.' in top
     assert "has no decision rationale" in top
     assert "record the claims administrator&#x27;s guideline, or that it cited none" in top
-    assert "cite a guideline, or state why no medical evidence is cited" in top
+    assert "cite a guideline, or state that the review cites no medical evidence" in top
     assert 'href="#documents">You have not opened Progress report, Dr. Linda Marsh' in top
     panel = html[html.index('id="item-1"') :]
     assert "has no decision rationale" in panel[: panel.index("</form>")]  # repeated in the item's panel
@@ -586,7 +587,7 @@ def test_submitting_an_empty_review_lists_every_missing_piece_in_place(client, r
         ("decision", "has no decision."),
         ("rationale", "has no decision rationale."),
         ("ca_guideline", "record the claims administrator&#x27;s guideline, or that it cited none."),
-        ("review_guideline", "cite a guideline, or state why no medical evidence is cited."),
+        ("review_guideline", "cite a guideline, or state that the review cites no medical evidence."),
         ("document", "You have not opened"),
     ],
 )
@@ -602,7 +603,8 @@ def test_submission_is_refused_for_each_missing_piece_alone(client, reviewer, ac
             "ca_cited_no_evidence": missing != "ca_guideline",
             "ca_citations": [],
             "review_citations": [] if missing == "review_guideline" else [services.CitationInput(guideline=mtus)],
-            "no_citation_reason": "",
+            "review_cited_no_evidence": False,
+            "internal_note": "",
         }
         services.item_review_save(item=item, by=reviewer.user, version=item.version, **fields)
     client.force_login(reviewer.user)
@@ -615,7 +617,9 @@ def test_submission_is_refused_for_each_missing_piece_alone(client, reviewer, ac
     assert fresh(case).status == S.IN_REVIEW
 
 
-def test_a_stated_reason_stands_in_for_the_reviews_citation(client, reviewer, accepted, mtus):
+def test_stating_that_the_review_cites_no_evidence_stands_in_for_its_citation_without_a_reason(
+    client, reviewer, accepted, mtus
+):
     case = complete(accepted, reviewer, mtus)
     item = case.items.get()
     services.item_review_save(
@@ -626,12 +630,38 @@ def test_a_stated_reason_stands_in_for_the_reviews_citation(client, reviewer, ac
         ca_cited_no_evidence=True,
         ca_citations=[],
         review_citations=[],
-        no_citation_reason="No guideline addresses this device; decided on the records.",
+        review_cited_no_evidence=True,
+        internal_note="",
         rationale="Reasons.",
     )
     client.force_login(reviewer.user)
     assert client.post(url("case_submit", case)).status_code == 302
     assert fresh(case).status == S.SUBMITTED
+    text = letters.render_letter(case=letters.letter_queryset().get(pk=case.pk), fmt="text")
+    assert "guideline: The Expert Reviewer did not cite any medical evidence for its decision.\n" in text
+
+
+def test_the_reviewers_note_reaches_quality_review_and_never_the_letter(client, coordinator, reviewer, accepted, mtus):
+    case = complete(accepted, reviewer, mtus)
+    item = case.items.get()
+    note = "Decided on the operative note of 03/02; no guideline covers this device."
+    client.force_login(reviewer.user)
+    panel = item_post(
+        item.version,
+        decision="upheld",
+        ca_cited_no_evidence="on",
+        review_guideline=[str(mtus.pk)],
+        rationale="The request exceeds the recommended number of sessions.",
+        internal_note=note,
+    )
+    assert client.post(url("case_item_save", case, item.position), panel).status_code == 200
+    assert fresh(case).items.get().internal_note == note
+    assert client.post(url("case_submit", case)).status_code == 302
+    client.force_login(coordinator)
+    assert note in client.get(url("case_qa", case)).content.decode()
+    case = letters.letter_queryset().get(pk=case.pk)
+    for fmt in ("text", "html"):
+        assert "operative note of 03/02" not in letters.render_letter(case=case, fmt=fmt)
 
 
 def test_a_complete_review_is_submitted_and_becomes_read_only(client, reviewer, accepted, mtus):

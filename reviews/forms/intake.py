@@ -14,14 +14,18 @@ from django.utils.functional import cached_property
 from ..models import (
     CASE_NUMBER_RE,
     Case,
+    Citation,
     Diagnosis,
     DisputedItem,
+    Guideline,
     Organization,
     TreatmentCategory,
     icd10_validator,
+    modified_request_parts,
     normalize_name,
     npi_validator,
 )
+from ..services import CitationInput
 from ..services.parties import provider_match
 
 DATE_WIDGET = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
@@ -296,28 +300,72 @@ ITEM_FIELDS = [
     "spinal_level",
     "ur_action",
     "authorized_part",
+    "eligible_scope",
+    "remaining_part",
 ]
+# Citation rows of the claims administrator's guideline per item; the published letters cite up to four.
+CA_CITATION_ROWS = 4
 
 
 class DisputedItemForm(forms.ModelForm):
-    """One disputed treatment request as the request for authorisation words it, and what UR did with it."""
+    """One disputed treatment request as the request for authorisation words it, and what UR did with it.
+
+    A modified request names the part UR authorised and what the review decides: by default the
+    remaining portion, worked out from the two texts when they count the same unit ("8 sessions"
+    less "6 sessions"), else typed. The claims administrator's guideline comes from the UR decision.
+    """
+
+    ca_cited_no_evidence = forms.BooleanField(
+        label="The claims administrator did not cite any medical evidence",
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
 
     class Meta:
         model = DisputedItem
         fields = ITEM_FIELDS
-        widgets = {"request_text": forms.Textarea(attrs={"rows": 2}), "authorized_part": forms.TextInput}
-        labels = {"request_text": "Request", "authorized_part": "Authorised part"}
+        widgets = {
+            "request_text": forms.Textarea(attrs={"rows": 2}),
+            "authorized_part": forms.TextInput,
+            "remaining_part": forms.TextInput,
+        }
+        labels = {
+            "request_text": "Request",
+            "authorized_part": "Authorised part",
+            "eligible_scope": "The review decides",
+            "remaining_part": "Remaining portion",
+        }
         help_texts = {
             "request_text": "As written on the request for authorisation.",
             "authorized_part": "What UR authorised; required when it modified the request.",
+            "eligible_scope": "For a modified request; the remaining portion unless the UR letter says otherwise.",
+            "remaining_part": "Left empty, it is worked out from the request and the authorised part.",
         }
 
-    def __init__(self, *args, category_choices=None, subcategory_choices=None, **kwargs):
+    def __init__(self, *args, category_choices=None, subcategory_choices=None, guidelines=None, **kwargs):
         super().__init__(*args, **kwargs)
         # Choices computed once for the whole formset (each form would otherwise query them again).
         if category_choices is not None:
             self.fields["category"].choices = category_choices
             self.fields["subcategory"].choices = subcategory_choices
+        self.fields["eligible_scope"].choices = [("", "—"), *DisputedItem.EligibleScope.choices]
+        self.guidelines = guidelines if guidelines is not None else _guideline_catalogue()
+        guideline_choices = [("", "—")] + [(g.pk, g.citation_name) for g in self.guidelines.values()]
+        # The citation rows are laid out by the template (_intake_item.html): a grid under column headings.
+        for n in range(1, CA_CITATION_ROWS + 1):
+            self.fields[f"ca_guideline_{n}"] = forms.ChoiceField(
+                label=f"Citation {n}", choices=guideline_choices, required=False
+            )
+            self.fields[f"ca_sections_{n}"] = forms.CharField(
+                label="Section(s)", required=False, max_length=Citation._meta.get_field("sections").max_length
+            )
+            self.fields[f"ca_pages_{n}"] = forms.CharField(
+                label="Page(s)", required=False, max_length=Citation._meta.get_field("pages").max_length
+            )
+            for name, css in (("guideline", "form-select"), ("sections", "form-control"), ("pages", "form-control")):
+                attrs = self.fields[f"ca_{name}_{n}"].widget.attrs
+                attrs["aria-label"] = f"Claims administrator's citation {n}, {name}"
+                attrs["class"] = f"{css} form-select-sm form-control-sm"
         self.helper = _helper(
             Layout(
                 "request_text",
@@ -329,20 +377,62 @@ class DisputedItemForm(forms.ModelForm):
                     _col("col-md-2", "spinal_level"),
                     css_class="row g-2",
                 ),
-                Div(_col("col-md-3", "ur_action"), _col("col-md-9", "authorized_part"), css_class="row g-2"),
+                Div(
+                    _col("col-md-2", "ur_action"),
+                    _col("col-md-4", "authorized_part"),
+                    _col("col-md-2", "eligible_scope"),
+                    _col("col-md-4", "remaining_part"),
+                    css_class="row g-2",
+                ),
             )
         )
 
+    def ca_citation_rows(self) -> list[tuple]:
+        """(guideline, sections, pages) bound fields per citation row, for the template."""
+        return [
+            (self[f"ca_guideline_{n}"], self[f"ca_sections_{n}"], self[f"ca_pages_{n}"])
+            for n in range(1, CA_CITATION_ROWS + 1)
+        ]
+
     def clean(self):
         cleaned = super().clean()
-        action, authorized = cleaned.get("ur_action"), cleaned.get("authorized_part", "").strip()
-        if action == DisputedItem.URAction.MODIFIED and not authorized:
-            self.add_error("authorized_part", "UR modified this request: say what it authorised.")
-        elif authorized and action and action != DisputedItem.URAction.MODIFIED:
-            self.add_error("authorized_part", "Leave this empty unless UR modified the request.")
+        # The remaining portion is derived here so that the model's rules, run next, see it.
+        cleaned["eligible_scope"], cleaned["remaining_part"] = modified_request_parts(
+            ur_action=cleaned.get("ur_action", ""),
+            request_text=cleaned.get("request_text", ""),
+            authorized_part=cleaned.get("authorized_part", ""),
+            eligible_scope=cleaned.get("eligible_scope", ""),
+            remaining_part=cleaned.get("remaining_part", ""),
+        )
+        citations = []
+        for n in range(1, CA_CITATION_ROWS + 1):
+            guideline_id = cleaned.get(f"ca_guideline_{n}", "")
+            sections, pages = cleaned.get(f"ca_sections_{n}", ""), cleaned.get(f"ca_pages_{n}", "")
+            if not guideline_id:
+                if sections or pages:
+                    self.add_error(f"ca_guideline_{n}", "Choose the guideline these sections or pages belong to.")
+                continue
+            citations.append(
+                CitationInput(guideline=self.guidelines[int(guideline_id)], sections=sections, pages=pages)
+            )
+        if citations and cleaned.get("ca_cited_no_evidence"):
+            self.add_error("ca_cited_no_evidence", "Untick this, or clear the citations: the UR letter says one.")
+        cleaned["ca_citations"] = citations
         # A subcategory of another category is refused by DisputedItem.clean(), which the model
         # form runs next, with its message on the subcategory field.
         return cleaned
+
+    def item_data(self) -> dict:
+        """The item for services.case_create: its fields and the claims administrator's guideline."""
+        data = {name: self.cleaned_data[name] for name in ITEM_FIELDS}
+        data["ca_cited_no_evidence"] = self.cleaned_data["ca_cited_no_evidence"]
+        data["ca_citations"] = self.cleaned_data["ca_citations"]
+        return data
+
+
+def _guideline_catalogue() -> dict[int, Guideline]:
+    """The active guidelines, in the order the pickers show them."""
+    return {g.pk: g for g in Guideline.objects.filter(active=True).order_by("source", "citation_name")}
 
 
 class DisputedItemFormSet(forms.BaseFormSet):
@@ -362,6 +452,7 @@ class DisputedItemFormSet(forms.BaseFormSet):
         return {
             "category_choices": blank + [(c.pk, c.name) for c in categories],
             "subcategory_choices": [("", "None")] + [group for group in grouped if group[1]],
+            "guidelines": _guideline_catalogue(),
         }
 
     def get_form_kwargs(self, index):
@@ -375,7 +466,7 @@ class DisputedItemFormSet(forms.BaseFormSet):
 
     def rows(self) -> list[dict]:
         """The items for services.case_create, in the order entered."""
-        return [{name: form.cleaned_data[name] for name in ITEM_FIELDS} for form in self.forms if form.has_changed()]
+        return [form.item_data() for form in self.forms if form.has_changed()]
 
 
 DiagnosisFormSetFactory = forms.formset_factory(DiagnosisForm, formset=DiagnosisFormSet, extra=2, max_num=50)

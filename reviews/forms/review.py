@@ -98,23 +98,23 @@ class ItemReviewForm(forms.Form):
     same with `review_`), one value per row in order, and clean to lists of CitationInput in
     `ca_citations` and `review_citations`. An autosave runs while the reviewer is still typing, so
     a row with text but no guideline yet is left out of the save and named in `warnings` rather
-    than refusing the whole panel. When the claims administrator cited no evidence, its rows are
-    not saved. The workspace template lays the panel out by hand: crispy cannot lay out the
-    repeated rows.
+    than refusing the whole panel. A side that cited no evidence has its rows left unsaved. The
+    workspace template lays the panel out by hand: crispy cannot lay out the repeated rows.
     """
 
     version = forms.IntegerField(min_value=0)
     decision = forms.ChoiceField(choices=[("", "Not decided"), *DisputedItem.Decision.choices], required=False)
     ca_cited_no_evidence = forms.BooleanField(required=False)
-    no_citation_reason = forms.CharField(required=False, strip=False, max_length=MAX_TEXT)
+    review_cited_no_evidence = forms.BooleanField(required=False)
     rationale = forms.CharField(required=False, strip=False, max_length=MAX_TEXT)
+    internal_note = forms.CharField(required=False, strip=False, max_length=MAX_TEXT)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.warnings: list[str] = []
 
-    def clean_no_citation_reason(self):
-        return _normalize_newlines(self.cleaned_data["no_citation_reason"])
+    def clean_internal_note(self):
+        return _normalize_newlines(self.cleaned_data["internal_note"])
 
     def clean_rationale(self):
         return _normalize_newlines(self.cleaned_data["rationale"])
@@ -122,8 +122,8 @@ class ItemReviewForm(forms.Form):
     def clean(self):
         data = super().clean()
         data["ca_citations"], data["review_citations"] = [], []
-        # The claims administrator's rows stay on screen when "cited no evidence" is ticked, unsaved.
-        prefixes = ["review"] if data.get("ca_cited_no_evidence") else ["ca", "review"]
+        # A side's rows stay on screen when its "cited no evidence" is ticked, unsaved.
+        prefixes = [p for p in ("ca", "review") if not data.get(f"{p}_cited_no_evidence")]
         rows = {prefix: self._rows(prefix) for prefix in prefixes}
         wanted = {int(g) for found in rows.values() for g, _, _ in found if g.isdigit()}
         guidelines = Guideline.objects.in_bulk(wanted) if wanted else {}

@@ -13,6 +13,7 @@ from .documents import document_add, document_add_many, document_open
 from .imports import ImportResult, cases_import_csv
 from .letters import letter_correct, letter_queue, letter_retry, letter_serve_again
 from .parties import organization_get_or_create, provider_get_or_create
+from .published_import import determination_batch_create
 from .review import (
     CitationInput,
     CredentialsLapsed,
@@ -45,6 +46,7 @@ __all__ = [
     "document_open",
     "organization_get_or_create",
     "provider_get_or_create",
+    "determination_batch_create",
     "letter_correct",
     "letter_queue",
     "letter_retry",

@@ -74,7 +74,7 @@ def case_reassign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUs
     case.date_assigned = timezone.localdate()
     case.clinical_case_summary = ""
     case.save()
-    case.items.update(decision="", rationale="", no_citation_reason="")
+    case.items.update(decision="", rationale="", review_cited_no_evidence=False, internal_note="")
     Citation.objects.filter(item__case=case, role=Citation.Role.REVIEW).delete()
     CaseEvent.record(
         case,

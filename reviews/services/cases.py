@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import deadlines
-from ..models import Case, CaseEvent, CaseNumberSequence, Diagnosis, DisputedItem
+from ..models import Case, CaseEvent, CaseNumberSequence, Citation, Diagnosis, DisputedItem, modified_request_parts
 from ..permissions import require_coordinator
 
 
@@ -30,8 +30,11 @@ def case_number_next(*, year: int) -> str:
 def case_create(*, by: AbstractBaseUser, diagnoses: Iterable[dict], items: Iterable[dict], **fields) -> Case:
     """Take in a new case with its ordered diagnoses and disputed items, and give it a number.
 
-    Raises PermissionDenied unless `by` is a coordinator, and ValidationError (nothing saved)
-    when the case, a diagnosis or an item is invalid.
+    Each item is a dict of DisputedItem fields, with the claims administrator's guideline from
+    the UR decision as `ca_citations` (a list of CitationInput). A modified item's IMR-eligible
+    part is completed by models.modified_request_parts(). Raises PermissionDenied unless `by`
+    is a coordinator, and ValidationError (nothing saved) when the case, a diagnosis or an item
+    is invalid.
     """
     case = case_register(case=Case(**fields), by=by)
     for position, diagnosis in enumerate(diagnoses, start=1):
@@ -39,9 +42,27 @@ def case_create(*, by: AbstractBaseUser, diagnoses: Iterable[dict], items: Itera
         row.full_clean()
         row.save()
     for position, item in enumerate(items, start=1):
-        row = DisputedItem(case=case, position=position, **item)
+        fields = dict(item)
+        ca_citations = fields.pop("ca_citations", [])
+        row = DisputedItem(case=case, position=position, **fields)
+        row.eligible_scope, row.remaining_part = modified_request_parts(
+            ur_action=row.ur_action,
+            request_text=row.request_text,
+            authorized_part=row.authorized_part,
+            eligible_scope=row.eligible_scope,
+            remaining_part=row.remaining_part,
+        )
         row.full_clean()
         row.save()
+        for n, c in enumerate(ca_citations, start=1):  # one by one: each is an audited record
+            Citation.objects.create(
+                item=row,
+                role=Citation.Role.CLAIMS_ADMINISTRATOR,
+                position=n,
+                guideline=c.guideline,
+                sections=c.sections,
+                pages=c.pages,
+            )
     return case
 
 

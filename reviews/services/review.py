@@ -148,10 +148,13 @@ def item_review_save(
     ca_cited_no_evidence: bool,
     ca_citations: list[CitationInput],
     review_citations: list[CitationInput],
-    no_citation_reason: str,
+    review_cited_no_evidence: bool,
     rationale: str,
+    internal_note: str,
 ) -> int:
-    """Save one item's panel (decision, both guidelines, rationale) drafted from `version`.
+    """Save one item's panel (decision, both guidelines, rationale, note to quality review) drafted from `version`.
+
+    The claims administrator's citations come from intake; the reviewer may correct them here.
 
     Returns the new version. Raises StaleDraft when the panel changed since `version`, and
     PermissionDenied / ValidationError when the reviewer may not edit the case now.
@@ -162,7 +165,8 @@ def item_review_save(
         raise StaleDraft("This item was changed in another tab or window since you opened it.")
     item.decision = decision
     item.ca_cited_no_evidence = ca_cited_no_evidence
-    item.no_citation_reason = no_citation_reason
+    item.review_cited_no_evidence = review_cited_no_evidence
+    item.internal_note = internal_note
     item.rationale = rationale
     item.version = version + 1
     item.full_clean(exclude=["case", "category", "subcategory"])
@@ -178,10 +182,8 @@ def item_review_save(
     current = list(item.citations.values_list("role", "position", "guideline_id", "sections", "pages"))
     if sorted(current) != sorted(wanted):  # rewrite only on change: each rewrite is an audited edit
         item.citations.all().delete()
-        Citation.objects.bulk_create(
-            Citation(item=item, role=role, position=n, guideline_id=g, sections=sections, pages=pages)
-            for role, n, g, sections, pages in wanted
-        )
+        for role, n, g, sections, pages in wanted:  # one by one: each is an audited record
+            Citation.objects.create(item=item, role=role, position=n, guideline_id=g, sections=sections, pages=pages)
     return item.version
 
 
@@ -200,8 +202,8 @@ def submission_problems(case: Case) -> list[str]:
             problems.append(f"{label} has no decision rationale.")
         if Citation.Role.CLAIMS_ADMINISTRATOR not in roles and not item.ca_cited_no_evidence:
             problems.append(f"{label}: record the claims administrator's guideline, or that it cited none.")
-        if Citation.Role.REVIEW not in roles and not item.no_citation_reason.strip():
-            problems.append(f"{label}: cite a guideline, or state why no medical evidence is cited.")
+        if Citation.Role.REVIEW not in roles and not item.review_cited_no_evidence:
+            problems.append(f"{label}: cite a guideline, or state that the review cites no medical evidence.")
     for document in case.documents.filter(first_opened_at__isnull=True):
         problems.append(f"You have not opened {document}.")
     return problems

@@ -259,8 +259,9 @@ def item_save(request, case_number, position):
             ca_cited_no_evidence=data["ca_cited_no_evidence"],
             ca_citations=data["ca_citations"],
             review_citations=data["review_citations"],
-            no_citation_reason=data["no_citation_reason"],
+            review_cited_no_evidence=data["review_cited_no_evidence"],
             rationale=data["rationale"],
+            internal_note=data["internal_note"],
         )
     except services.StaleDraft:
         return _save_status(request, panel, status=409, state="conflict", message=STALE_MESSAGE)

@@ -265,10 +265,12 @@
     return box.lastElementChild;
   }
 
-  function syncCaRows(form) {
-    const none = form.querySelector(".ws-no-ca-evidence");
-    const rows = form.querySelector(".ws-ca-citations");
-    if (none && rows) rows.classList.toggle("d-none", none.checked);
+  // "Cited no medical evidence" hides that side's citation rows (kept on screen, not saved).
+  function syncCitationRows(form) {
+    form.querySelectorAll("[data-no-evidence]").forEach(function (none) {
+      const rows = form.querySelector('[data-citation-block="' + none.dataset.noEvidence + '"]');
+      if (rows) rows.classList.toggle("d-none", none.checked);
+    });
   }
 
   function edited(form) {
@@ -308,7 +310,7 @@
         el.value = n < list.length ? list[n] : "";
       }
     });
-    syncCaRows(form);
+    syncCitationRows(form);
   }
 
   function readable(pairs) {
@@ -316,7 +318,7 @@
       clinical_case_summary: "Summary",
       decision: "Decision",
       rationale: "Decision rationale",
-      no_citation_reason: "Why no evidence is cited",
+      internal_note: "Note to quality review",
       ca_sections: "Claims administrator's citation, sections",
       ca_pages: "Claims administrator's citation, pages",
       review_sections: "Review's citation, sections",
@@ -418,7 +420,7 @@
       edited(form);
     });
     form.addEventListener("change", function (evt) {
-      if (evt.target.classList.contains("ws-no-ca-evidence")) syncCaRows(form);
+      if (evt.target.dataset.noEvidence) syncCitationRows(form);
       edited(form);
     });
     form.addEventListener("click", function (evt) {

@@ -235,8 +235,8 @@ def status_of(case: Case) -> str:
 
 
 def option_label(guideline: Guideline) -> str:
-    # As templates/reviews/includes/_ws_citation_row.html names a guideline in its select.
-    return f"{guideline.title}, {guideline.edition}" if guideline.edition else guideline.title
+    # The picker names a guideline as the letter prints it (templates/reviews/includes/_ws_citation_row.html).
+    return guideline.citation_name
 
 
 def citations_of(item) -> list[tuple[str, str, str, str]]:
@@ -325,7 +325,7 @@ def test_a_reviewer_writes_the_example_determination_and_quality_review_returns_
     item = case.items.get()
     assert item.decision == wanted.decision.lower()
     assert item.rationale == wanted.rationale
-    assert not item.ca_cited_no_evidence and item.no_citation_reason == ""
+    assert not item.ca_cited_no_evidence and not item.review_cited_no_evidence
     expected_citations = [
         (Citation.Role.CLAIMS_ADMINISTRATOR, wanted.ca_guideline.citation_name, wanted.ca_sections, ""),
         (Citation.Role.REVIEW, wanted.review_guideline.citation_name, wanted.review_sections, wanted.review_pages),

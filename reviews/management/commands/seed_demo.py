@@ -2,11 +2,13 @@
 
 import datetime as dt
 import functools
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +21,7 @@ from reviews.models import (
     CaseDocument,
     CaseEvent,
     Citation,
+    DeterminationImport,
     Diagnosis,
     DisputedItem,
     Guideline,
@@ -33,6 +36,7 @@ from reviews.models import (
 from reviews.permissions import COORDINATORS, REVIEWERS
 from reviews.roles import ensure_role_groups
 from reviews.services import case_number_next, letter_queue
+from reviews.services.published_import import determination_batch_run
 
 User = get_user_model()
 
@@ -91,13 +95,50 @@ TREATMENT_CATEGORIES = {
     "Transportation": (["Medical transportation"], [PMR, OCC_MED, FAMILY, INTERNAL]),
 }
 
-# (source, title, edition, how letters name it)
+# Published determinations (text from pdftotext -layout) that the demo imports as its precedent library.
+PUBLISHED_EXAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "published"
+
+# (source, title, edition, how letters name it): every guideline the published examples cite, in their words.
+MTUS_PARTS = [
+    ("Chronic Pain Medical Treatment", "2016"),
+    ("Opioid Treatment", "2016"),
+    ("Acupuncture Treatment", "2007"),
+    ("Elbow Disorders", "2007"),
+    ("Postsurgical Treatment", "2009"),
+    ("General Approaches", "2004"),
+    ("Low Back Complaints", "2004"),
+    ("Neck and Upper Back Complaints", "2004"),
+    ("Shoulder Complaints", "2004"),
+    ("Knee Complaints", "2004"),
+    ("Forearm, Wrist, and Hand Complaints", "2004"),
+    ("Ankle and Foot Complaints", "2004"),
+    ("Stress Related Conditions", "2004"),
+]
+ODG_CHAPTERS = [
+    "Low Back",
+    "Neck and Upper Back",
+    "Pain",
+    "Shoulder",
+    "Knee & Leg",
+    "Hip & Pelvis",
+    "Forearm, Wrist, & Hand",
+]
 GUIDELINES = [
+    # The 2014 letters name the 2009 Chronic Pain guidelines and ODG the older way.
     ("mtus", "MTUS Chronic Pain Medical Treatment Guidelines", "2009", "MTUS Chronic Pain Treatment Guidelines"),
-    ("mtus", "MTUS Chronic Pain Medical Treatment Guidelines", "2016", "MTUS Chronic Pain Medical Treatment 2016"),
-    ("mtus", "MTUS ACOEM Low Back Complaints", "2004", "MTUS Low Back Complaints 2004"),
-    ("mtus", "MTUS ACOEM Shoulder Complaints", "2004", "MTUS Shoulder Complaints 2004"),
-    ("odg", "Official Disability Guidelines", "", "ODG (Official Disability Guidelines)"),
+    ("odg", "Official Disability Guidelines", "2014", "ODG (Official Disability Guidelines)"),
+    *[("mtus", f"MTUS {title}", edition, f"MTUS {title} {edition}") for title, edition in MTUS_PARTS],
+    ("odg", "Official Disability Guidelines", "", "Official Disability Guidelines (ODG)"),
+    *[
+        (
+            "odg",
+            f"Official Disability Guidelines, {chapter} Chapter",
+            "",
+            f"Official Disability Guidelines (ODG), {chapter} Chapter",
+        )
+        for chapter in ODG_CHAPTERS
+    ],
+    ("odg", "ODG Chiropractic guidelines", "", "ODG Chiropractic guidelines"),
     (
         "acoem",
         "ACOEM Occupational Medicine Practice Guidelines",
@@ -185,7 +226,21 @@ class Command(BaseCommand):
         orgs, providers = self.parties(specialties)
         self.example_case(coordinator, reviewers["dr.alvarez"], orgs, providers, categories, guidelines)
         self.cases_in_flight(coordinator, reviewers, orgs, providers, categories, today)
+        self.precedents(coordinator)
         return self.created
+
+    def precedents(self, coordinator):
+        """The published examples, imported as the precedent library by a batch run here and now."""
+        if DeterminationImport.objects.exists():
+            return
+        batch = DeterminationImport.objects.create(created_by=coordinator)
+        batch.files = [
+            default_storage.save(f"imports/{batch.pk}/{path.name}", File(path.open("rb"), name=path.name))
+            for path in sorted(PUBLISHED_EXAMPLES.glob("*.txt"))
+        ]
+        batch.save(update_fields=["files"])
+        determination_batch_run(batch_id=batch.pk)
+        self.created += len(batch.files)
 
     def get_or_create(self, model, defaults=None, **lookup):
         obj, created = model.objects.get_or_create(defaults=defaults or {}, **lookup)
@@ -371,6 +426,8 @@ class Command(BaseCommand):
                     "body_part": "Low back, right shoulder, right wrist",
                     "ur_action": DisputedItem.URAction.MODIFIED,
                     "authorized_part": "6 sessions of occupational therapy, to include a home exercise program",
+                    # As the 2014 letter reads: the whole original request is decided.
+                    "eligible_scope": DisputedItem.EligibleScope.ORIGINAL,
                     "decision": DisputedItem.Decision.UPHELD,
                     "rationale": EXAMPLE_RATIONALE,
                     "citations": [
@@ -433,6 +490,8 @@ class Command(BaseCommand):
             "subcategory": categories["Opioids"],
             "ur_action": DisputedItem.URAction.MODIFIED,
             "authorized_part": "Norco 10/325 mg #45 for weaning",
+            "eligible_scope": DisputedItem.EligibleScope.REMAINING,
+            "remaining_part": "Norco 10/325 mg #45",
         }
         cbt = {
             "request_text": "Cognitive behavioural therapy, 6 sessions",

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reviews', '0007_case_open_due_order_index'),
+        ('reviews', '0009_imported_determinations'),
     ]
 
     operations = [
