@@ -88,7 +88,7 @@ def _slow_to_render(case):
     DisputedItem.objects.bulk_create(
         DisputedItem(
             case=case, position=n, request_text=f"Item {n}", category=item.category, ur_action="denied",
-            decision="upheld", rationale=item.rationale * 40, ca_cited_no_evidence=True, no_citation_reason="None.",
+            decision="upheld", rationale=item.rationale * 40, ca_cited_no_evidence=True, review_cited_no_evidence=True,
         )
         for n in range(2, 42)
     )  # fmt: skip
