@@ -195,13 +195,14 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Redis redelivers a message its worker did not acknowledge (worker killed) after the visibility
 # timeout: a little longer than the longest task, never kombu's default hour.
 IMR_BROKER_VISIBILITY_TIMEOUT = env.int("IMR_BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 60)
+IMR_BROKER_SEND_TIMEOUT = 2  # seconds a request may wait on a dead broker at most; the sweep sends later
 if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": IMR_BROKER_VISIBILITY_TIMEOUT,
         # Look for messages past the visibility timeout every 10 s (kombu: every 10 x 10 s).
         "unacked_restore_interval": 10,
         "unacked_restore_throttle": 1,
-        "socket_connect_timeout": 5,
+        "socket_connect_timeout": IMR_BROKER_SEND_TIMEOUT,
         "socket_timeout": 30,  # longer than BRPOP's own 1 s wait; a silent broker is noticed
         "health_check_interval": 25,
         "retry_on_timeout": True,
@@ -259,7 +260,6 @@ IMR_REQUIRE_CALIFORNIA_LICENSE = env.bool("IMR_REQUIRE_CALIFORNIA_LICENSE", defa
 IMR_MAX_UPLOAD_MB = env.int("IMR_MAX_UPLOAD_MB", default=50)
 
 # The outbox (reviews/services/outbox.py): seconds before the sweep acts.
-IMR_BROKER_SEND_TIMEOUT = 2  # a request never waits longer on a dead broker; the sweep sends later
 IMR_OUTBOX_RESEND_AFTER = env.int("IMR_OUTBOX_RESEND_AFTER", default=2 * IMR_BROKER_VISIBILITY_TIMEOUT + 60)
 IMR_OUTBOX_MAX_SENDS = env.int("IMR_OUTBOX_MAX_SENDS", default=5)  # then the task is given up (letter: failed)
 IMR_LETTER_STUCK_AFTER = env.int("IMR_LETTER_STUCK_AFTER", default=2 * IMR_BROKER_VISIBILITY_TIMEOUT + 60)

@@ -79,7 +79,7 @@ def outbox_relay(*, ids: list | None = None, limit: int = 500) -> int:
     try:
         with app.connection_for_write() as connection:
             connection.ensure_connection(
-                max_retries=1, interval_start=0, interval_step=0, timeout=settings.IMR_BROKER_SEND_TIMEOUT
+                max_retries=0, interval_start=0, interval_step=0, timeout=settings.IMR_BROKER_SEND_TIMEOUT
             )
             for pk, task, args in rows:
                 claimed = OutboxEntry.objects.filter(pk=pk, sent_at__isnull=True, done_at__isnull=True).update(
