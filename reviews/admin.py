@@ -3,6 +3,8 @@
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.http import Http404
 from django.urls import reverse
 from django.utils.html import format_html
 from django_fsm import TransitionNotAllowed
@@ -41,6 +43,12 @@ class AuditedAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "audited": True})
+
+    def auditlog_history_view(self, request, object_id, extra_context=None):
+        # django-auditlog's view renders the history of None (a 500) for an id that does not exist.
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404(f"No {self.model._meta.verbose_name} with the id {object_id!r}.")
+        return super().auditlog_history_view(request, object_id, extra_context)
 
 
 class ReadOnlyAdminMixin:

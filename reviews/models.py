@@ -18,6 +18,23 @@ ICD10_RE = r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$"
 icd10_validator = RegexValidator(ICD10_RE, "Enter an ICD-10 code such as M51.26 (letter, two characters, dot, detail).")
 npi_validator = RegexValidator(r"^[0-9]{10}$", "An NPI is exactly ten digits.")
 
+
+def name_validator(value: str) -> None:
+    """Refuse control and formatting characters in a name: a right-to-left override can make a name
+    read differently on screen than it is stored. The joiners some scripts need stay allowed."""
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cf") and char not in "\u200c\u200d":
+            raise ValidationError(
+                "Remove the invisible control character (%(code)s) from this name.",
+                code="control_character",
+                params={"code": f"U+{ord(char):04X}"},
+            )
+
+
+# Free text bounds: several times the longest published letter's, so a paste gone wrong is refused.
+REQUEST_TEXT_MAX = 1000
+LONG_TEXT_MAX = 20_000
+
 US_STATES = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
     "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia", "FL": "Florida", "GA": "Georgia",
@@ -153,7 +170,7 @@ class Organization(models.Model):
         LAW_FIRM = "law_firm", "Law firm"
 
     kind = models.CharField(max_length=24, choices=Kind.choices)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[name_validator])
     normalized_name = models.CharField(max_length=200, editable=False, db_index=True)
     email = models.EmailField(blank=True)
     address = models.TextField(blank=True)
@@ -192,7 +209,7 @@ class Organization(models.Model):
 class Provider(models.Model):
     """A requesting or treating physician."""
 
-    name = models.CharField(max_length=160)
+    name = models.CharField(max_length=160, validators=[name_validator])
     specialty = models.ForeignKey(Specialty, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     npi = models.CharField("NPI", max_length=10, blank=True, validators=[npi_validator])
     group = models.ForeignKey(
@@ -233,7 +250,9 @@ class Affiliation(models.Model):
         Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="affiliations"
     )
     provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.CASCADE, related_name="affiliations")
-    employee_name = models.CharField(max_length=160, blank=True, help_text="For family ties or prior treatment.")
+    employee_name = models.CharField(
+        max_length=160, blank=True, validators=[name_validator], help_text="For family ties or prior treatment."
+    )
     employee_birth_date = models.DateField(null=True, blank=True)
     note = models.CharField(max_length=240, blank=True)
     declared_on = models.DateField(auto_now_add=True)
@@ -446,7 +465,7 @@ class Case(FSMModelMixin, models.Model):
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.STANDARD)
     status = FSMField(max_length=24, choices=Status.choices, default=Status.RECEIVED, protected=True)
 
-    employee_name = models.CharField(max_length=160)
+    employee_name = models.CharField(max_length=160, validators=[name_validator])
     employee_birth_date = models.DateField(null=True, blank=True)
     employee_sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     claim_number = models.CharField(max_length=40, db_index=True)
@@ -489,7 +508,7 @@ class Case(FSMModelMixin, models.Model):
     records_complete_date = models.DateField(null=True, blank=True)
     decision_due_date = models.DateField(null=True, blank=True, db_index=True)
     decision_date = models.DateField(null=True, blank=True)
-    closed_reason = models.TextField(blank=True)
+    closed_reason = models.TextField(blank=True, max_length=2000)
     # Set by the deadline sweep, so each case is announced once as due soon and once as overdue.
     due_soon_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     overdue_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -503,10 +522,12 @@ class Case(FSMModelMixin, models.Model):
         related_name="remands",
         help_text="The earlier case this one re-reviews; its reviewer may not review this one.",
     )
-    clinical_case_summary = models.TextField(blank=True)
+    clinical_case_summary = models.TextField(blank=True, max_length=LONG_TEXT_MAX)
     # Bumped on every save of the summary: a save made from an older copy is refused, not merged.
     summary_version = models.PositiveIntegerField(default=0, editable=False)
-    qa_comments = models.TextField("Quality review comments", blank=True, help_text="Shown to the reviewer on return.")
+    qa_comments = models.TextField(
+        "Quality review comments", blank=True, max_length=LONG_TEXT_MAX, help_text="Shown to the reviewer on return."
+    )
     # A published determination imported as a historical case (DESIGN.md section 8): where it came
     # from, and the organisation that issued it, which its letter names instead of ours.
     imported_from = models.CharField(max_length=255, blank=True, editable=False)
@@ -736,7 +757,9 @@ class DisputedItem(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveSmallIntegerField()
-    request_text = models.TextField(help_text="As written on the request for authorisation.")
+    request_text = models.TextField(
+        max_length=REQUEST_TEXT_MAX, help_text="As written on the request for authorisation."
+    )
     category = models.ForeignKey(
         TreatmentCategory, on_delete=models.PROTECT, related_name="items", limit_choices_to={"parent__isnull": True}
     )
@@ -752,7 +775,9 @@ class DisputedItem(models.Model):
     side = models.CharField(max_length=10, choices=Side.choices, blank=True, default=Side.NONE)
     spinal_level = models.CharField(max_length=40, blank=True, help_text="e.g. L4-5, L5-S1")
     ur_action = models.CharField("UR action", max_length=10, choices=URAction.choices)
-    authorized_part = models.TextField(blank=True, help_text="What UR authorised, when it modified the request.")
+    authorized_part = models.TextField(
+        blank=True, max_length=REQUEST_TEXT_MAX, help_text="What UR authorised, when it modified the request."
+    )
     eligible_scope = models.CharField(
         "IMR-eligible part",
         max_length=10,
@@ -763,6 +788,7 @@ class DisputedItem(models.Model):
     remaining_part = models.TextField(
         "Remaining portion",
         blank=True,
+        max_length=REQUEST_TEXT_MAX,
         help_text="The remaining IMR-eligible portion of the original request, which the review decides.",
     )
 
@@ -770,9 +796,11 @@ class DisputedItem(models.Model):
     ca_cited_no_evidence = models.BooleanField("Claims administrator did not cite any medical evidence", default=False)
     review_cited_no_evidence = models.BooleanField("The review cites no medical evidence", default=False)
     internal_note = models.TextField(
-        blank=True, help_text="The reviewer's note to quality review; never printed in the letter."
+        max_length=LONG_TEXT_MAX,
+        blank=True,
+        help_text="The reviewer's note to quality review; never printed in the letter.",
     )
-    rationale = models.TextField("Decision rationale", blank=True)
+    rationale = models.TextField("Decision rationale", blank=True, max_length=LONG_TEXT_MAX)
     # Bumped on every save of the panel (decision, guidelines, rationale): stale saves are refused.
     version = models.PositiveIntegerField(default=0, editable=False)
 
@@ -949,7 +977,7 @@ class CaseDocument(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="documents")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    author = models.CharField(max_length=160, blank=True)
+    author = models.CharField(max_length=160, blank=True, validators=[name_validator])
     service_date = models.DateField("Date of service", null=True, blank=True)
     submitted_by = models.CharField(max_length=10, choices=SubmittedBy.choices)
     received_at = models.DateTimeField()
@@ -993,6 +1021,10 @@ class CaseExclusion(models.Model):
 
 
 class CaseEventQuerySet(models.QuerySet):
+    def submissions(self):
+        """The moves into submitted: a document added while a case waits records an event from submitted too."""
+        return self.filter(to_status=S.SUBMITTED).exclude(from_status=S.SUBMITTED)
+
     def update(self, **kwargs):
         raise TypeError("Case events are append-only.")
 
@@ -1112,6 +1144,35 @@ class Letter(models.Model):
 
     def __str__(self):
         return f"{self.case} v{self.version} {self.get_kind_display()}"
+
+
+class Redaction(models.Model):
+    """Quality review's choices for a case's public copy, and their confirmation (reviews.redaction proposes).
+
+    A confirmation holds for the texts and removals it was given (`confirmed_digest`): a change by the
+    reviewer or here asks for another before approval. The letter task applies exactly these choices.
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="redaction")
+    kept = models.JSONField(default=list, blank=True, help_text="Proposed removals undone: kept in the public copy.")
+    added = models.JSONField(default=list, blank=True, help_text="Text removed besides the proposals.")
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_digest = models.CharField(max_length=64, blank=True, help_text="The texts and removals confirmed.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confirmed_at__isnull=True, confirmed_by__isnull=True, confirmed_digest="")
+                | (Q(confirmed_at__isnull=False, confirmed_by__isnull=False) & ~Q(confirmed_digest="")),
+                name="redaction_confirmed_with_who_when_what",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.case} public copy"
 
 
 class LetterDelivery(models.Model):

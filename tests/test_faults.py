@@ -17,6 +17,7 @@ from reviews import chaos, services
 from reviews.models import Case, DisputedItem, Letter, LetterDelivery, OutboxEntry
 from reviews.services import letters as letter_services
 from reviews.services import outbox
+from tests.factories import confirm_public_copy
 
 pytestmark = pytest.mark.postgres
 
@@ -72,13 +73,14 @@ def faults(transactional_db, tmp_path, settings):
 
 
 @pytest.fixture
-def approvable(faults, submitted_case):
+def approvable(faults, submitted_case, coordinator):
     """submitted_case with e-mail addresses for the claims administrator and the physician."""
     case = submitted_case
     case.claims_administrator.email = "imr@claims.example.org"
     case.claims_administrator.save()
     case.requesting_provider.email = "office@physician.example.org"
     case.requesting_provider.save()
+    confirm_public_copy(case, by=coordinator)
     return case
 
 

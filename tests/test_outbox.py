@@ -12,7 +12,7 @@ from reviews import services, tasks
 from reviews.models import Case, CaseEvent, Letter, LetterDelivery, OutboxEntry
 from reviews.services import letters as letter_services
 from reviews.services import outbox
-from tests.factories import CaseFactory, LetterFactory
+from tests.factories import CaseFactory, LetterFactory, confirm_public_copy
 
 LONG_AGO = dt.timedelta(days=1)
 
@@ -24,10 +24,17 @@ def media(settings, tmp_path):
 
 
 @pytest.fixture
-def submitted(submitted_case):
-    """submitted_case, its assignment e-mail already sent: the outbox holds nothing left to do."""
-    OutboxEntry.objects.update(sent_at=timezone.now(), done_at=timezone.now())
+def confirmed(submitted_case, coordinator):
+    """submitted_case with its public copy confirmed, as approval requires."""
+    confirm_public_copy(submitted_case, by=coordinator)
     return submitted_case
+
+
+@pytest.fixture
+def submitted(confirmed):
+    """The confirmed case, its assignment e-mail already sent: the outbox holds nothing left to do."""
+    OutboxEntry.objects.update(sent_at=timezone.now(), done_at=timezone.now())
+    return confirmed
 
 
 @pytest.fixture
@@ -58,10 +65,10 @@ def _age(entry_or_letter, field, by=LONG_AGO):
 
 
 def test_approval_writes_the_rendering_into_the_outbox_and_relays_it_after_commit(
-    submitted_case, coordinator, queued, django_capture_on_commit_callbacks, media
+    confirmed, coordinator, queued, django_capture_on_commit_callbacks, media
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        case = services.case_approve(case=submitted_case, by=coordinator)
+        case = services.case_approve(case=confirmed, by=coordinator)
     letter = _final(case)
     (entry,) = OutboxEntry.objects.filter(task=outbox.RENDER)
     assert (entry.args, entry.key, entry.sends, entry.done_at) == ([letter.pk], f"letter:{letter.pk}", 1, None)
@@ -70,8 +77,9 @@ def test_approval_writes_the_rendering_into_the_outbox_and_relays_it_after_commi
 
 
 def test_approval_refused_for_lapsed_credentials_writes_nothing_to_the_outbox(
-    submitted_case, coordinator, reviewer, queued, django_capture_on_commit_callbacks
+    confirmed, coordinator, reviewer, queued, django_capture_on_commit_callbacks
 ):
+    submitted_case = confirmed
     reviewer.licenses.update(expires_on=timezone.localdate() - dt.timedelta(days=1))
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(services.CredentialsLapsed) as refused:
         services.case_approve(case=submitted_case, by=coordinator)
@@ -246,8 +254,9 @@ def test_rendering_fails_with_the_reason_when_the_licence_lapsed_after_approval(
 
 
 def test_approving_a_case_whose_reviewer_lost_the_certification_says_why_and_changes_nothing(
-    client, submitted_case, coordinator, reviewer
+    client, confirmed, coordinator, reviewer
 ):
+    submitted_case = confirmed
     reviewer.certifications.update(expires_on=timezone.localdate() - dt.timedelta(days=1))
     client.force_login(coordinator)
     response = client.post(f"/cases/{submitted_case.case_number}/qa/approve/", follow=True)

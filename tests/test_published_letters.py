@@ -29,6 +29,7 @@ from tests.factories import (
     ReviewerFactory,
     TreatmentCategoryFactory,
     UserFactory,
+    confirm_public_copy,
 )
 
 FOLDERS = [PUBLISHED_EXAMPLES]
@@ -141,6 +142,7 @@ def enter(letter: published.PublishedLetter, coordinator) -> Case:
             internal_note="",
         )
     services.case_submit(case=case, by=reviewer.user)
+    confirm_public_copy(case, by=coordinator)  # the proposals as they stand, as quality review confirms them
     services.case_approve(case=case, by=coordinator)
     # The published letter's own number and dates, where the services gave today's.
     Case.objects.filter(pk=case.pk).update(

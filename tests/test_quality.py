@@ -19,6 +19,7 @@ from tests.factories import (
     CoordinatorFactory,
     DiagnosisFactory,
     DisputedItemFactory,
+    confirm_public_copy,
 )
 
 S, P = Case.Status, Case.Priority
@@ -172,6 +173,7 @@ def test_the_qa_page_costs_the_same_queries_however_long_the_determination(
 
 
 def test_the_qa_page_of_an_approved_case_shows_it_final_without_actions(client, coordinator, submitted_case):
+    confirm_public_copy(submitted_case, by=coordinator)
     services.case_approve(case=submitted_case, by=coordinator)
     client.force_login(coordinator)
 
@@ -228,6 +230,7 @@ def test_returning_without_comments_is_refused_in_place(client, coordinator, sub
 
 
 def test_returning_a_case_already_approved_says_someone_else_acted_first(client, coordinator, submitted_case):
+    confirm_public_copy(submitted_case, by=coordinator)
     services.case_approve(case=submitted_case, by=CoordinatorFactory(username="dora"))
     client.force_login(coordinator)
 
@@ -243,6 +246,7 @@ def test_returning_a_case_already_approved_says_someone_else_acted_first(client,
 
 
 def test_approving_makes_the_determination_final_with_today_as_decision_date(client, coordinator, submitted_case):
+    confirm_public_copy(submitted_case, by=coordinator)
     client.force_login(coordinator)
 
     response = client.post(_url(submitted_case, "approve"), follow=True)
@@ -257,6 +261,7 @@ def test_approving_makes_the_determination_final_with_today_as_decision_date(cli
 
 
 def test_approving_a_case_already_approved_says_someone_else_acted_first(client, coordinator, submitted_case):
+    confirm_public_copy(submitted_case, by=coordinator)
     client.force_login(coordinator)
     client.post(_url(submitted_case, "approve"))
 
@@ -280,6 +285,7 @@ def test_a_coordinator_acting_in_the_same_instant_as_another_is_told_and_changes
         return case
 
     monkeypatch.setattr(quality, "get_case_for_coordinator", fetch_then_another_coordinator_approves)
+    confirm_public_copy(submitted_case, by=coordinator)
     client.force_login(coordinator)
 
     response = client.post(_url(submitted_case, action), data)
@@ -361,6 +367,7 @@ def test_an_unknown_case_number_is_404(client, coordinator):
 def final_case(request, coordinator, submitted_case):
     """The submitted case, approved; or issued, as the letter service will leave it (not written yet)."""
     DiagnosisFactory(case=submitted_case, position=1)
+    confirm_public_copy(submitted_case, by=coordinator)
     case = services.case_approve(case=submitted_case, by=coordinator)
     if request.param == S.ISSUED:
         Case.objects.filter(pk=case.pk).update(status=S.ISSUED)
@@ -565,6 +572,7 @@ def test_neither_a_coordinator_nor_a_superuser_can_write_the_determination_in_th
         and item.citations.filter(pk=review_citation.pk).exists()
     )
 
+    confirm_public_copy(case, by=coordinator)
     case = services.case_approve(case=case, by=coordinator)
     text = letters.render_letter(case=letters.letter_queryset().get(pk=case.pk), fmt="text")
     assert "Rewritten in the admin" not in text and "Fabricated" not in text

@@ -69,6 +69,11 @@ class CaseIntakeForm(forms.ModelForm):
         label="NPI", max_length=10, required=False, validators=[npi_validator], help_text="Ten digits, if known."
     )
     employee_attorney_name = forms.CharField(label="Employee's attorney or law firm", max_length=200, required=False)
+    confirm_duplicate = forms.BooleanField(
+        label="Create it anyway: this is a second dispute of the same claim and date",
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
     remand_of = forms.CharField(
         label="Remand of case",
         max_length=12,

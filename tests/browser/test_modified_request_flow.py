@@ -206,7 +206,7 @@ def test_a_modified_request_entered_at_intake_is_decided_as_its_remaining_portio
     expect(page.locator("#read-only")).to_contain_text("Submitted for quality review")
     shot(panel, "workspace-item-modified-submitted")
 
-    # Quality review shows the reviewer's note, then approves.
+    # Quality review shows the reviewer's note, confirms the public copy, then approves.
     qa, qa_console = second_page
     log_in(qa, base, *COORDINATOR)
     qa.goto(f"{base}/cases/{case_number}/qa/")
@@ -216,6 +216,9 @@ def test_a_modified_request_entered_at_intake_is_decided_as_its_remaining_portio
     shot(note.locator("xpath=ancestor::div[contains(@class, 'card')][1]"), "qa-reviewer-notes")
     screenshot(qa, "qa-case-modified")
     qa_console.assert_clean("the quality review page")
+    qa.get_by_role("link", name="Check and confirm it").click()  # approval waits for the public copy
+    qa.get_by_role("button", name="Confirm the public copy").click()
+    expect(qa).to_have_url(f"{base}/cases/{case_number}/qa/")
     qa.get_by_role("button", name="Approve the determination").click()
     expect(qa).to_have_url(f"{base}/cases/qa/")
     expect(qa.get_by_role("alert").filter(has_text="approved")).to_be_visible()

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reviews', '0009_imported_determinations'),
+        ('reviews', '0011_redaction'),
     ]
 
     operations = [
