@@ -7,6 +7,7 @@ from django.utils import timezone
 from ..assignment import problems_for
 from ..models import Case, CaseEvent, CaseExclusion, Citation, Reviewer
 from ..permissions import require_coordinator
+from .documents import documents_forget_openings
 from .outbox import outbox_enqueue
 
 
@@ -75,6 +76,7 @@ def case_reassign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUs
     case.clinical_case_summary = ""
     case.save()
     case.items.update(decision="", rationale="", review_cited_no_evidence=False, internal_note="")
+    documents_forget_openings(case=case)
     Citation.objects.filter(item__case=case, role=Citation.Role.REVIEW).delete()
     CaseEvent.record(
         case,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from ..letters import credential_problems, letter_queryset
 from ..models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
 from ..permissions import require_coordinator
+from .documents import documents_forget_openings
 from .letters import letter_queue
 from .outbox import outbox_enqueue
 from .public_copy import PublicCopyUnconfirmed, public_copy_of
@@ -99,6 +100,7 @@ def case_decline(*, case: Case, by: AbstractBaseUser, reason: str) -> Case:
     case.reviewer = None
     case.date_assigned = None
     case.save()
+    documents_forget_openings(case=case)
     CaseExclusion.objects.get_or_create(
         case=case, reviewer=reviewer, defaults={"reason": f"declined: {reason}", "created_by": by}
     )
