@@ -180,11 +180,38 @@ else:
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 300  # the longest task, the letter rendering, has this limit too
+# Nothing reads task results: the outbox records what finished. Storing them would make every send
+# and every finished task depend on the result backend too (a dead Redis held a request 19 s in it).
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# A worker waits for its broker however long it is away, at start-up and after losing it, instead
+# of exiting: systemd restarts a dead worker, but one that never exits needs no restart.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_HEARTBEAT = 0  # not used by Redis; kept explicit
+# A task that runs while the connection is lost is cancelled rather than finished: its message
+# was not acknowledged and is delivered again, and the task is safe to run twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Redis redelivers a message its worker did not acknowledge (worker killed) after the visibility
+# timeout: a little longer than the longest task, never kombu's default hour.
+IMR_BROKER_VISIBILITY_TIMEOUT = env.int("IMR_BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 60)
+IMR_BROKER_SEND_TIMEOUT = 2  # seconds a request may wait on a dead broker at most; the sweep sends later
+if REDIS_URL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": IMR_BROKER_VISIBILITY_TIMEOUT,
+        # Look for messages past the visibility timeout every 10 s (kombu: every 10 x 10 s).
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+        "socket_connect_timeout": IMR_BROKER_SEND_TIMEOUT,
+        "socket_timeout": 30,  # longer than BRPOP's own 1 s wait; a silent broker is noticed
+        "health_check_interval": 25,
+        "retry_on_timeout": True,
+    }
 CELERY_BEAT_SCHEDULE = {
     "deadline-sweep": {"task": "reviews.tasks.deadline_sweep", "schedule": crontab(minute="*/15")},
+    "outbox-sweep": {"task": "reviews.tasks.outbox_sweep", "schedule": env.int("IMR_OUTBOX_SWEEP_SECONDS", default=60)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -237,3 +264,11 @@ IMR_TRUSTED_PROXIES = env.int("IMR_TRUSTED_PROXIES", default=0)
 IMR_MAX_UPLOAD_MB = env.int("IMR_MAX_UPLOAD_MB", default=50)
 # Pages (PDF) or frames (TIFF) a document may have: counting stops there, so a crafted file cannot take minutes.
 IMR_MAX_DOCUMENT_PAGES = env.int("IMR_MAX_DOCUMENT_PAGES", default=3000)
+
+# The outbox (reviews/services/outbox.py): seconds before the sweep acts.
+IMR_OUTBOX_RESEND_AFTER = env.int("IMR_OUTBOX_RESEND_AFTER", default=2 * IMR_BROKER_VISIBILITY_TIMEOUT + 60)
+IMR_OUTBOX_MAX_SENDS = env.int("IMR_OUTBOX_MAX_SENDS", default=5)  # then the task is given up (letter: failed)
+IMR_LETTER_STUCK_AFTER = env.int("IMR_LETTER_STUCK_AFTER", default=2 * IMR_BROKER_VISIBILITY_TIMEOUT + 60)
+IMR_LETTER_UNSERVED_AFTER = env.int("IMR_LETTER_UNSERVED_AFTER", default=1800)
+IMR_OUTBOX_ALERT_AFTER = env.int("IMR_OUTBOX_ALERT_AFTER", default=300)  # /healthz fails on an older unsent entry
+IMR_WORKER_HEARTBEAT_SECONDS = env.int("IMR_WORKER_HEARTBEAT_SECONDS", default=30)  # /healthz wants one within x 3

@@ -32,6 +32,8 @@ urlpatterns = [
                 "health_check.checks.Cache",
                 "health_check.checks.Storage",
                 "reviews.health.Broker",
+                "reviews.health.Worker",
+                "reviews.health.Outbox",
             ]
         ),
         name="healthz",

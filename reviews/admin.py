@@ -29,6 +29,7 @@ from .models import (
     LetterDelivery,
     License,
     Organization,
+    OutboxEntry,
     Provider,
     Reviewer,
     Specialty,
@@ -550,3 +551,14 @@ class DeterminationImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["created_by__username"]
     list_select_related = ["created_by"]
+
+
+@admin.register(OutboxEntry)
+class OutboxEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Work queued after a commit (services/outbox.py): read-only, the relay and the sweep act on it."""
+
+    list_display = ["task", "key", "created_at", "sent_at", "sends", "done_at", "last_error"]
+    list_filter = ["task", ("done_at", admin.EmptyFieldListFilter)]
+    search_fields = ["key"]
+    list_select_related = []
+    autocomplete_fields = []

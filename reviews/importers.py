@@ -191,6 +191,18 @@ def parse_cases_csv(data: bytes | str) -> tuple[list[CaseRow], list[RowError]]:
     text, problem = _decode(data)
     if problem:
         return [], [problem]
+    if "\x00" in text:  # PostgreSQL stores no NUL character in text; a spreadsheet never writes one
+        lines = sorted({text.count("\n", 0, at) + 1 for at in (m.start() for m in re.finditer("\x00", text))})
+        where = ", ".join(map(str, lines[:10])) + (" ..." if len(lines) > 10 else "")
+        return [], [
+            RowError(
+                None,
+                (
+                    f"The file contains NUL characters (byte 0x00, on line {where}): it is not plain CSV text. "
+                    "Remove them, or save the file again from the spreadsheet as CSV UTF-8.",
+                ),
+            )
+        ]
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as error:

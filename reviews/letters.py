@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import SuspiciousFileOperation
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -71,6 +72,24 @@ def credentials(case: Case) -> dict:
         "experience": experience,
         "hours": hours,
     }
+
+
+def credential_problems(case: Case) -> list[str]:
+    """What the letter would have to state about the reviewer and cannot: no active licence, no certification.
+
+    Checked at approval (refused) and again at rendering (the letter fails with the reason): a
+    licence can lapse in between, and a letter never prints an empty credential line.
+    """
+    if case.reviewer is None:
+        return ["The case has no reviewer."]
+    creds = credentials(case)
+    on = case.decision_date or timezone.localdate()
+    problems = []
+    if not creds["states"]:
+        problems.append(f"The reviewer holds no active, unexpired licence on {on:%m/%d/%Y}.")
+    if not creds["certifications"]:
+        problems.append(f"The reviewer holds no current board certification on {on:%m/%d/%Y}.")
+    return problems
 
 
 def credentials_prose(creds: dict) -> str:
@@ -279,6 +298,18 @@ def _tidy_text(text: str) -> str:
 _PDF_ORIGIN = "https://letter.invalid"
 
 
+def _unhashed(name: str) -> str:
+    """The static file a name stands for: `letters/letter.<hash>.css` is `letters/letter.css`.
+
+    With DEBUG off `{% static %}` gives the names of the manifest storage (ManifestStaticFilesStorage,
+    whitenoise's CompressedManifestStaticFilesStorage); the finders only know the shipped names. The
+    manifest maps one to the other, so only a file the application ships can ever be named.
+    """
+    hashed_files = getattr(staticfiles_storage, "hashed_files", None) or {}
+    originals = {hashed: original for original, hashed in hashed_files.items()}
+    return originals.get(name, name)
+
+
 @functools.cache
 def _static_only_fetcher():
     """WeasyPrint's URL fetcher: the application's own static files, nothing else.
@@ -295,7 +326,7 @@ def _static_only_fetcher():
             path = None
             if url.startswith(static_prefix):
                 with contextlib.suppress(SuspiciousFileOperation):  # "../" out of the static folders
-                    path = finders.find(url.removeprefix(static_prefix))
+                    path = finders.find(_unhashed(url.removeprefix(static_prefix)))
             if not path:
                 raise ValueError(f"Blocked fetch of {url!r}: letters may only use the application's static files.")
             content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"

@@ -2,12 +2,14 @@
 
 import re
 import unicodedata
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
 CASE_NUMBER_RE = r"^CM[0-9]{2}-[0-9]{7}$"
@@ -1065,6 +1067,36 @@ class CaseEvent(models.Model):
         return cls.objects.create(case=case, actor=by, from_status=from_status, to_status=case.status, note=note)
 
 
+class LetterQuerySet(models.QuerySet):
+    def ready_unserved(self, *, before):
+        """Served letters ready since before `before` and not served: no delivery yet, or an e-mail not sent."""
+        deliveries = LetterDelivery.objects.filter(letter=models.OuterRef("pk"))
+        unsent = deliveries.filter(method=LetterDelivery.Method.EMAIL, served_at__isnull=True)
+        return self.filter(
+            kind=Letter.Kind.FINAL_DETERMINATION, status=Letter.Status.READY, rendered_at__lt=before
+        ).filter(~models.Exists(deliveries) | models.Exists(unsent))
+
+    def needing_attention(self, *, stuck_before, unserved_before):
+        """For the dashboard: served letters failed, queued or rendering since before `stuck_before`, or
+        ready since before `unserved_before` and not served; oldest first, with their case."""
+        deliveries = LetterDelivery.objects.filter(letter=models.OuterRef("pk"))
+        unsent = deliveries.filter(method=LetterDelivery.Method.EMAIL, served_at__isnull=True)
+        S = Letter.Status
+        return (
+            self.filter(kind=Letter.Kind.FINAL_DETERMINATION)
+            .filter(
+                Q(status=S.FAILED)
+                | Q(status__in=[S.QUEUED, S.RENDERING], status_changed_at__lt=stuck_before)
+                | Q(
+                    Q(status=S.READY, rendered_at__lt=unserved_before)
+                    & (~models.Exists(deliveries) | models.Exists(unsent))
+                )
+            )
+            .select_related("case")
+            .order_by("status_changed_at", "pk")
+        )
+
+
 class Letter(models.Model):
     """A rendering of the Final Determination. A ready letter never changes; a correction is a new version."""
 
@@ -1091,6 +1123,11 @@ class Letter(models.Model):
     failure_reason = models.TextField(blank=True)
     correction_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the status last changed: the sweep re-queues a letter left queued or rendering too long,
+    # and Retry accepts such a letter once it is past that deadline.
+    status_changed_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = LetterQuerySet.as_manager()
 
     class Meta:
         ordering = ["case", "-version", "kind"]
@@ -1155,6 +1192,10 @@ class LetterDelivery(models.Model):
     class Meta:
         ordering = ["letter", "id"]
         verbose_name_plural = "letter deliveries"
+        constraints = [
+            # Two runs of the service (a redelivered message) record each party once.
+            models.UniqueConstraint(fields=["letter", "role"], name="letter_delivery_once_per_role"),
+        ]
 
     def __str__(self):
         return f"{self.recipient} by {self.get_method_display()}"
@@ -1201,3 +1242,35 @@ class DeterminationImport(models.Model):
     @property
     def percent(self) -> int:
         return 100 * self.processed // len(self.files) if self.files else 100
+
+
+class OutboxEntry(models.Model):
+    """A task that must run because a transaction committed, written in that same transaction.
+
+    The relay hands it to Celery (its id is the Celery task id) and stamps `sent_at`; the worker
+    stamps `done_at` when the task has finished, successfully or with its failure recorded. The
+    sweep sends again what stays unsent, or sent and unfinished past a deadline: tasks are safe
+    to run twice, so a broker or worker lost at any moment delays work and never loses it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.CharField(max_length=120, help_text="Celery task name, e.g. reviews.tasks.letter_render.")
+    args = models.JSONField(default=list, blank=True)
+    key = models.CharField(max_length=60, blank=True, help_text='What the task is about, e.g. "letter:12".')
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sends = models.PositiveSmallIntegerField(default=0, help_text="How many times it was handed to the broker.")
+    done_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name_plural = "outbox entries"
+        indexes = [
+            # The relay and the sweep read only what is not done: a small part of a growing table.
+            models.Index(fields=["created_at"], condition=Q(done_at__isnull=True), name="outbox_pending"),
+            models.Index(fields=["key", "task"], name="outbox_key_task"),
+        ]
+
+    def __str__(self):
+        return f"{self.task.rsplit('.', 1)[-1]} {self.key or self.args}"

@@ -53,6 +53,9 @@ urlpatterns = [
     ),
     path("cases/<case:case_number>/letters/v<int:version>/retry/", letters.letter_retry, name="letter_retry"),
     path("cases/<case:case_number>/letters/correct/", letters.letter_correct, name="letter_correct"),
+    path(
+        "cases/<case:case_number>/letters/v<int:version>/serve/", letters.letter_serve_again, name="letter_serve_again"
+    ),
     path("cases/<case:case_number>/documents/upload/", documents.document_upload, name="document_upload"),
     path("cases/<case:case_number>/documents/<int:document_id>/", documents.document_file, name="document_file"),
     # The expert reviewer's pages (reviews.views.review).

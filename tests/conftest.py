@@ -74,21 +74,32 @@ def celery_broker_for_tests():
 
 @pytest.fixture
 def queued(monkeypatch):
-    """Record the tasks a service queues (after commit) instead of sending them to the broker."""
-    from reviews import tasks
+    """Record the tasks the outbox relays (after commit) instead of sending them to the broker."""
+    from reviews.services import outbox
 
     calls = []
-    for name in (
-        "notify_reviewer_assigned",
-        "notify_coordinators_declined",
-        "send_deadline_digest",
-        "letter_render",
-        "letter_serve",
-        "determinations_import",
-    ):
-        task = getattr(tasks, name)
-        monkeypatch.setattr(task, "delay", lambda *args, _name=name, **kwargs: calls.append((_name, args)))
+
+    def record(connection, *, task, args, task_id):
+        calls.append((task.rsplit(".", 1)[-1], tuple(args)))
+
+    monkeypatch.setattr(outbox, "_send", record)
     return calls
+
+
+@pytest.fixture
+def run_relayed(monkeypatch):
+    """Run each task the outbox relays at once, in this process, as the worker would; returns their names."""
+    from imr.celery import app
+    from reviews.services import outbox
+
+    ran = []
+
+    def run(connection, *, task, args, task_id):
+        ran.append(task.rsplit(".", 1)[-1])
+        app.tasks[task](*args)
+
+    monkeypatch.setattr(outbox, "_send", run)
+    return ran
 
 
 @pytest.fixture

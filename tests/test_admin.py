@@ -42,6 +42,7 @@ READ_ONLY = {
     "reviews.Letter",
     "reviews.LetterDelivery",
     "reviews.DeterminationImport",
+    "reviews.OutboxEntry",
 }
 
 EXAMPLE_ITEM = "Additional occupational therapy 2x6 weeks (12 sessions) low back, right shoulder, right wrist"

@@ -566,3 +566,22 @@ def test_the_service_itself_refuses_a_bad_file_naming_it(coordinator, case, priv
     ]
     assert not CaseDocument.objects.exists()
     assert stored_files(private_media) == []
+
+
+def test_an_upload_to_a_document_folder_that_cannot_be_written_says_so_and_stores_nothing(
+    client, coordinator, case, settings, tmp_path, caplog
+):
+    # A file where the folder should be: unwritable even for root, unlike a chmod.
+    (tmp_path / "not-a-folder").write_text("")
+    settings.MEDIA_ROOT = tmp_path / "not-a-folder" / "media"
+    client.force_login(coordinator)
+
+    response = post_files(client, case, upload("PR-2 report.pdf", pdf_bytes(1)))
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "PR-2 report.pdf could not be stored: the server&#x27;s document folder cannot be written" in page
+    assert "Nothing was added; tell the administrator." in page
+    assert case.documents.count() == 0
+    assert not CaseEvent.objects.filter(case=case).exists()
+    assert "Could not store document PR-2 report.pdf" in caplog.text

@@ -636,3 +636,16 @@ def test_reviewers_may_not_import(client, reviewer, categories):
 def test_other_methods_are_not_allowed(client, coordinator, method):
     client.force_login(coordinator)
     assert getattr(client, method)(URL).status_code == 405
+
+
+def test_a_nul_character_in_a_field_is_reported_with_its_line_and_nothing_is_imported(client, coordinator, categories):
+    data = csv_bytes(row(1), row(2, employee_name="Maria\x00Lopez"))
+    result = services.cases_import_csv(by=coordinator, file=data, filename="cases.csv")
+    assert not result.ok and Case.objects.count() == 0
+    assert "NUL characters (byte 0x00, on line 3)" in reasons_of(result, None)
+
+    client.force_login(coordinator)
+    response = client.post("/cases/import/", {"file": SimpleUploadedFile("cases.csv", data, "text/csv")})
+    assert response.status_code == 200  # the page with the reason, not a server error
+    assert "NUL characters" in response.content.decode()
+    assert Case.objects.count() == 0

@@ -322,3 +322,22 @@ def test_items_and_citations_written_in_bulk_keep_their_history_with_the_importe
     item = case.items.get(position=10)
     entry = LogEntry.objects.get(content_type=ContentType.objects.get_for_model(DisputedItem), object_id=item.pk)
     assert entry.changes["remaining_part"] == ["None", "Physical therapy to the low back two sessions"]
+
+
+def test_a_long_batch_is_imported_in_runs_each_queued_by_the_one_before(coordinator, media_root, monkeypatch):
+    """No run outlasts the broker's visibility timeout: past its time budget a run queues the next one."""
+    from reviews.models import DeterminationImport, OutboxEntry
+    from reviews.services.published_import import determination_batch_create, determination_batch_run
+
+    files = [_upload(p.name, p.read_text()) for p in LETTERS[:3]]
+    batch = determination_batch_create(files=files, update=False, by=coordinator)
+    assert OutboxEntry.objects.filter(task="reviews.tasks.determinations_import", args=[batch.pk]).count() == 1
+
+    assert determination_batch_run(batch_id=batch.pk, seconds=0) is False  # one file, then the budget is spent
+    batch.refresh_from_db()
+    assert (batch.status, batch.processed) == (DeterminationImport.Status.RUNNING, 1)
+    assert OutboxEntry.objects.filter(task="reviews.tasks.determinations_import").count() == 2
+
+    assert determination_batch_run(batch_id=batch.pk) is True
+    batch.refresh_from_db()
+    assert (batch.status, batch.processed, batch.imported) == (DeterminationImport.Status.DONE, 3, 3)

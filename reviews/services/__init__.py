@@ -11,7 +11,7 @@ from .cases import (
 )
 from .documents import document_add, document_add_many, document_open
 from .imports import ImportResult, cases_import_csv
-from .letters import letter_correct, letter_queue, letter_retry
+from .letters import letter_correct, letter_queue, letter_retry, letter_serve_again
 from .parties import organization_get_or_create, provider_get_or_create
 from .public_copy import (
     PublicCopy,
@@ -24,6 +24,7 @@ from .public_copy import (
 from .published_import import determination_batch_create
 from .review import (
     CitationInput,
+    CredentialsLapsed,
     StaleDraft,
     SubmissionIncomplete,
     case_accept,
@@ -63,7 +64,9 @@ __all__ = [
     "letter_correct",
     "letter_queue",
     "letter_retry",
+    "letter_serve_again",
     "CitationInput",
+    "CredentialsLapsed",
     "StaleDraft",
     "SubmissionIncomplete",
     "case_accept",

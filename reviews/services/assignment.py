@@ -7,8 +7,8 @@ from django.utils import timezone
 from ..assignment import problems_for
 from ..models import Case, CaseEvent, CaseExclusion, Citation, Reviewer
 from ..permissions import require_coordinator
-from ..tasks import notify_reviewer_assigned
 from .documents import documents_forget_openings
+from .outbox import outbox_enqueue
 
 
 class ReviewerNotEligible(Exception):
@@ -23,6 +23,10 @@ def _lock(case: Case, reviewer: Reviewer) -> Case:
     """Lock the case (two coordinators, one winner) and the reviewer (two cases, one free slot)."""
     list(Reviewer.objects.select_for_update().filter(pk=reviewer.pk).values_list("pk"))
     return Case.objects.select_for_update(of=("self",)).select_related("requesting_provider__specialty").get(pk=case.pk)
+
+
+def _notify_reviewer(case: Case) -> None:
+    outbox_enqueue(task="reviews.tasks.notify_reviewer_assigned", args=[case.pk], key=f"case:{case.pk}")
 
 
 @transaction.atomic
@@ -43,7 +47,7 @@ def case_assign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUser
     case.date_assigned = timezone.localdate()
     case.save()
     CaseEvent.record(case, by=by, from_status=from_status, note=f"assigned to {reviewer}")
-    notify_reviewer_assigned.delay_on_commit(case.pk)
+    _notify_reviewer(case)
     return case
 
 
@@ -80,5 +84,5 @@ def case_reassign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUs
         from_status=from_status,
         note=f"reassigned from {previous} to {reviewer}: {reason}",
     )
-    notify_reviewer_assigned.delay_on_commit(case.pk)
+    _notify_reviewer(case)
     return case

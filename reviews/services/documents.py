@@ -1,6 +1,7 @@
 """Case documents: storing an upload privately, and recording who opened which record."""
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Iterable
 from pathlib import PurePath
@@ -15,6 +16,8 @@ from ..audit import record_access
 from ..documents import check_upload
 from ..models import Case, CaseDocument, CaseEvent
 from ..permissions import is_coordinator
+
+logger = logging.getLogger(__name__)
 
 
 def _original_name(file: UploadedFile) -> str:
@@ -38,7 +41,8 @@ def document_add(
     """Store one uploaded record on a case, with its sniffed type, size and page count.
 
     Raises PermissionDenied unless `by` is a coordinator, and ValidationError (nothing stored)
-    when the case is closed, the file fails reviews.documents.check_upload, or a field is invalid.
+    when the case is closed, the file fails reviews.documents.check_upload, a field is invalid,
+    or the storage cannot be written (an unwritable or full media folder).
     """
     if not is_coordinator(by):
         raise PermissionDenied("Only case coordinators may add documents.")
@@ -63,7 +67,14 @@ def document_add(
     )
     document.full_clean(exclude=["file"])
     # A random stored name: employee names in file names stay out of the file system.
-    document.file.save(f"{uuid.uuid4().hex}{checked.extension}", file, save=False)
+    try:
+        document.file.save(f"{uuid.uuid4().hex}{checked.extension}", file, save=False)
+    except OSError as error:  # the media folder unwritable, missing or full: the server's problem, said plainly
+        logger.error("Could not store document %s of case %s: %s", document.original_name, case.case_number, error)
+        raise ValidationError(
+            f"{document.original_name} could not be stored: the server's document folder cannot be written "
+            f"({error.strerror or type(error).__name__}). Nothing was added; tell the administrator."
+        ) from None
     try:
         document.save()
     except Exception:

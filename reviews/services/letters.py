@@ -1,5 +1,10 @@
-"""The Final Determination letter's life: queued on approval, rendered once per version, served on the parties."""
+"""The Final Determination letter's life: queued on approval, rendered once per version, served on the parties.
 
+Every step that follows a commit goes through the outbox (services/outbox.py): the rendering is
+written with the approval, the service with the readiness, and the sweep looks after the rest.
+"""
+
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
@@ -9,13 +14,14 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .. import letters
 from ..models import Case, CaseEvent, Letter, LetterDelivery
 from ..permissions import require_coordinator
+from .outbox import RENDER, SERVE, outbox_enqueue
 
 
 @dataclass(frozen=True)
@@ -26,10 +32,20 @@ class Party:
     address: str
 
 
-def _queue_render(letter: Letter) -> None:
-    from ..tasks import letter_render  # tasks import services: import on use
+class LetterNotRenderable(Exception):
+    """The letter cannot be rendered as it stands (e.g. it would state credentials the reviewer lacks)."""
 
-    letter_render.delay_on_commit(letter.pk)
+
+def _queue_render(letter: Letter) -> None:
+    outbox_enqueue(task=RENDER, args=[letter.pk], key=f"letter:{letter.pk}")
+
+
+def _queue_service(letter: Letter) -> None:
+    """Serving follows readiness: one service per ready letter, whichever run made or found it ready.
+
+    The caller holds the letter's row lock, so two runs never both queue it.
+    """
+    outbox_enqueue(task=SERVE, args=[letter.pk], key=f"letter:{letter.pk}", once=True)
 
 
 def letter_queue(*, case: Case, by: AbstractBaseUser | None, reason: str = "") -> Letter:
@@ -63,18 +79,48 @@ def letter_correct(*, case: Case, by: AbstractBaseUser, reason: str) -> Letter:
     return letter
 
 
+def stuck_since(now: dt.datetime | None = None) -> dt.datetime:
+    """A letter queued or rendering since before this is stuck: the sweep re-queues it, Retry may."""
+    return (now or timezone.now()) - dt.timedelta(seconds=settings.IMR_LETTER_STUCK_AFTER)
+
+
 @transaction.atomic
 def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
-    """Queue a failed rendering again. Raises PermissionDenied, ValueError unless the letter failed."""
+    """Queue a failed rendering again, or one left queued or rendering past IMR_LETTER_STUCK_AFTER.
+
+    Raises PermissionDenied for a non-coordinator, ValueError for a letter that is ready, or
+    queued or rendering and not yet past the deadline.
+    """
     require_coordinator(by)
-    updated = Letter.objects.filter(case=letter.case, version=letter.version, status=Letter.Status.FAILED).update(
-        status=Letter.Status.QUEUED, failure_reason=""
+    retryable = Q(status=Letter.Status.FAILED) | Q(
+        status__in=[Letter.Status.QUEUED, Letter.Status.RENDERING], status_changed_at__lt=stuck_since()
+    )
+    updated = (
+        Letter.objects.filter(case=letter.case, version=letter.version)
+        .filter(retryable)
+        .update(status=Letter.Status.QUEUED, failure_reason="", status_changed_at=timezone.now())
     )
     if not updated:
-        raise ValueError("Only a failed letter can be retried.")
+        raise ValueError("Only a failed letter, or one queued or rendering for too long, can be retried.")
     final = Letter.objects.get(case=letter.case, version=letter.version, kind=Letter.Kind.FINAL_DETERMINATION)
     _queue_render(final)
     return final
+
+
+@transaction.atomic
+def letter_serve_again(*, letter: Letter, by: AbstractBaseUser) -> Letter:
+    """Queue the service of a ready letter again, for the parties not yet served (e.g. after an e-mail outage).
+
+    Raises PermissionDenied for a non-coordinator, ValueError unless the letter is a ready served
+    letter that is not served on every party yet.
+    """
+    require_coordinator(by)
+    letter = Letter.objects.select_for_update().get(pk=letter.pk)
+    if not Letter.objects.ready_unserved(before=timezone.now()).filter(pk=letter.pk).exists():
+        raise ValueError("Only a ready letter not yet served on every party can be served again.")
+    outbox_enqueue(task=SERVE, args=[letter.pk], key=f"letter:{letter.pk}")
+    CaseEvent.record(letter.case, by=by, from_status=letter.case.status, note=f"letter v{letter.version} served again")
+    return letter
 
 
 def pdf_name(letter: Letter) -> str:
@@ -92,11 +138,15 @@ def letter_render(*, letter_id: int) -> bool:
     """
     final = Letter.objects.select_related("case").get(pk=letter_id)
     if final.status == Letter.Status.READY:
+        with transaction.atomic():  # a redelivered run: the letter is ready, its service must be queued
+            _queue_service(Letter.objects.select_for_update().get(pk=final.pk))
         return False
     Letter.objects.filter(case=final.case, version=final.version, status=Letter.Status.QUEUED).update(
-        status=Letter.Status.RENDERING
+        status=Letter.Status.RENDERING, status_changed_at=timezone.now()
     )
     case = letters.letter_queryset().get(pk=final.case_id)
+    if problems := letters.credential_problems(case):
+        raise LetterNotRenderable(" ".join(problems))
     # Render outside the transaction: WeasyPrint takes seconds and holds no lock.
     outputs = {}
     for kind, public in ((Letter.Kind.FINAL_DETERMINATION, False), (Letter.Kind.PUBLIC_COPY, True)):
@@ -110,6 +160,7 @@ def letter_render(*, letter_id: int) -> bool:
             for row in Letter.objects.select_for_update().filter(case=final.case_id, version=final.version)
         }
         if rows[Letter.Kind.FINAL_DETERMINATION].status == Letter.Status.READY:
+            _queue_service(rows[Letter.Kind.FINAL_DETERMINATION])
             return False  # another run finished first
         now = timezone.now()
         for kind, (html, text, pdf) in outputs.items():
@@ -120,15 +171,14 @@ def letter_render(*, letter_id: int) -> bool:
             row.html, row.text = html, text
             row.sha256 = hashlib.sha256(pdf).hexdigest()
             row.status, row.rendered_at, row.failure_reason = Letter.Status.READY, now, ""
+            row.status_changed_at = now
             row.save()
         locked = Case.objects.select_for_update().get(pk=final.case_id)
         if locked.status == Case.Status.APPROVED:
             locked.issue()
             locked.save()
             CaseEvent.record(locked, by=None, from_status=Case.Status.APPROVED, note=f"letter v{final.version} ready")
-        from ..tasks import letter_serve
-
-        letter_serve.delay_on_commit(final.pk)
+        _queue_service(rows[Letter.Kind.FINAL_DETERMINATION])
     return True
 
 
@@ -136,7 +186,7 @@ def letter_mark_failed(*, letter_id: int, reason: str) -> None:
     """Record why rendering gave up, for the coordinator to read and retry."""
     final = Letter.objects.get(pk=letter_id)
     Letter.objects.filter(case=final.case_id, version=final.version).exclude(status=Letter.Status.READY).update(
-        status=Letter.Status.FAILED, failure_reason=reason[:2000]
+        status=Letter.Status.FAILED, failure_reason=reason[:2000], status_changed_at=timezone.now()
     )
 
 
@@ -175,11 +225,22 @@ def letter_serve(*, letter_id: int) -> int:
         attachment = pdf.read()
     sent = 0
     # Recorded first, marked served once sent: a crash in between may send one e-mail twice, never none.
-    for delivery in letter.deliveries.filter(method=LetterDelivery.Method.EMAIL, served_at__isnull=True):
-        message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [delivery.address])
-        message.attach(f"{letter.case.case_number}-final-determination.pdf", attachment, "application/pdf")
-        message.send()
-        delivery.served_at = timezone.now()
-        delivery.save(update_fields=["served_at"])
+    for delivery_id in letter.deliveries.filter(method=LetterDelivery.Method.EMAIL, served_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            # The row lock, held while sending, keeps a second run (a redelivery) from sending it too.
+            delivery = (
+                LetterDelivery.objects.select_for_update(skip_locked=True)
+                .filter(pk=delivery_id, served_at__isnull=True)
+                .first()
+            )
+            if delivery is None:
+                continue  # served meanwhile, or being served by another run
+            message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [delivery.address])
+            message.attach(f"{letter.case.case_number}-final-determination.pdf", attachment, "application/pdf")
+            message.send()
+            delivery.served_at = timezone.now()
+            delivery.save(update_fields=["served_at"])
         sent += 1
     return sent

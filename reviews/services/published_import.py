@@ -12,6 +12,7 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ from ..models import (
     TreatmentCategory,
 )
 from ..permissions import require_coordinator
+from .outbox import outbox_enqueue
 
 NOT_PUBLISHED = "Not published"
 STATE_CODES = {name.casefold(): code for code, name in US_STATES.items()}
@@ -317,24 +319,38 @@ def determination_batch_create(*, files: Iterable, update: bool, by: AbstractBas
     batch = DeterminationImport.objects.create(created_by=by, update=update)
     batch.files = [default_storage.save(f"imports/{batch.pk}/{upload.name}", upload) for upload in files]
     batch.save(update_fields=["files"])
-    from ..tasks import determinations_import  # tasks import services: import on use
-
-    determinations_import.delay_on_commit(batch.pk)
+    _queue_run(batch.pk)
     return batch
 
 
-def determination_batch_run(*, batch_id: int) -> None:
+IMPORT = "reviews.tasks.determinations_import"
+
+
+def _queue_run(batch_id: int) -> None:
+    outbox_enqueue(task=IMPORT, args=[batch_id], key=f"import:{batch_id}")
+
+
+def determination_batch_run(*, batch_id: int, seconds: float | None = None) -> bool:
     """Import a batch's files from where it stopped; safe to run twice (each file is counted once).
 
     Each file is imported in its own transaction and counted in the same one, so a worker that
     dies between files resumes at the next file, and an import already done is not done again.
+    With `seconds`, stops after the file that passes that budget and queues the next run of the
+    batch (through the outbox), so no run outlasts the broker's visibility timeout. Returns True
+    when the batch is done.
     """
+    started = time.monotonic()
     batch = DeterminationImport.objects.get(pk=batch_id)
     importer = DeterminationImporter(by=batch.created_by, update=batch.update)
     DeterminationImport.objects.filter(pk=batch_id, status=DeterminationImport.Status.QUEUED).update(
         status=DeterminationImport.Status.RUNNING
     )
+    read_here = 0
     for index, name in enumerate(batch.files):
+        if seconds is not None and read_here and time.monotonic() - started > seconds:
+            with transaction.atomic():
+                _queue_run(batch_id)  # the rest in a run of its own
+            return False
         with transaction.atomic():
             locked = DeterminationImport.objects.select_for_update().get(pk=batch_id)
             if locked.processed > index:
@@ -352,6 +368,8 @@ def determination_batch_run(*, batch_id: int) -> None:
                 )
             locked.processed = index + 1
             locked.save()
+        read_here += 1
     DeterminationImport.objects.filter(pk=batch_id).exclude(status=DeterminationImport.Status.DONE).update(
         status=DeterminationImport.Status.DONE, finished_at=timezone.now()
     )
+    return True

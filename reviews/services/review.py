@@ -7,12 +7,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ..letters import letter_queryset
+from ..letters import credential_problems, letter_queryset
 from ..models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
 from ..permissions import require_coordinator
-from ..tasks import notify_coordinators_declined
 from .documents import documents_forget_openings
 from .letters import letter_queue
+from .outbox import outbox_enqueue
 from .public_copy import PublicCopyUnconfirmed, public_copy_of
 
 # Statuses in which the assigned reviewer writes the determination.
@@ -23,6 +23,14 @@ FINAL = [Case.Status.APPROVED, Case.Status.ISSUED]
 
 class StaleDraft(Exception):
     """The panel changed since the page that sent this save was loaded (another tab or window)."""
+
+
+class CredentialsLapsed(Exception):
+    """Approval refused: the letter would state credentials the reviewer no longer holds; `problems` says which."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(" ".join(problems))
 
 
 class SubmissionIncomplete(Exception):
@@ -97,7 +105,7 @@ def case_decline(*, case: Case, by: AbstractBaseUser, reason: str) -> Case:
         case=case, reviewer=reviewer, defaults={"reason": f"declined: {reason}", "created_by": by}
     )
     CaseEvent.record(case, by=by, from_status=from_status, note=f"declined by {reviewer}: {reason}")
-    notify_coordinators_declined.delay_on_commit(case.pk)
+    outbox_enqueue(task="reviews.tasks.notify_coordinators_declined", args=[case.pk], key=f"case:{case.pk}")
     return case
 
 
@@ -247,7 +255,9 @@ def case_approve(*, case: Case, by: AbstractBaseUser) -> Case:
 
     Raises PermissionDenied for a non-coordinator, SubmissionIncomplete if the determination
     is somehow incomplete, PublicCopyUnconfirmed unless the public copy as it now stands was
-    confirmed since the last submission, and TransitionNotAllowed unless the case is submitted.
+    confirmed since the last submission, CredentialsLapsed when the reviewer no longer holds an
+    active licence or a current certification (the letter states both), and TransitionNotAllowed
+    unless the case is submitted.
     """
     require_coordinator(by)
     case = _lock(case)
@@ -258,6 +268,8 @@ def case_approve(*, case: Case, by: AbstractBaseUser) -> Case:
     from_status = case.status
     case.approve()
     case.decision_date = timezone.localdate()
+    if problems := credential_problems(case):
+        raise CredentialsLapsed(problems)
     case.qa_comments = ""
     case.save()
     CaseEvent.record(case, by=by, from_status=from_status, note="approved")

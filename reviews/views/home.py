@@ -1,5 +1,8 @@
 """Home: the coordinator's dashboard, and the reviewer's own cases."""
 
+import datetime as dt
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, F, FilteredRelation, Q
 from django.shortcuts import redirect, render
@@ -7,8 +10,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import deadlines
-from ..models import Case, CaseQuerySet, Reviewer
+from ..models import Case, CaseQuerySet, Letter, Reviewer
 from ..permissions import is_coordinator, is_reviewer
+from ..services import letters as letter_services
 from .cases import with_time_left
 
 # Each dashboard list shows this many cases and links to the case list for the rest.
@@ -30,11 +34,12 @@ def home(request):
 
 
 def dashboard_context() -> dict:
-    """Everything the coordinator's dashboard shows, in a fixed number of queries (8) whatever the caseload.
+    """Everything the coordinator's dashboard shows, in a fixed number of queries (9) whatever the caseload.
 
     1 holidays of the due-soon window, 1 counts by status with the overdue and due-soon totals,
     5 capped lists (overdue, due soon, waiting for records, for assignment, for quality
-    review) and 1 aggregated reviewer load.
+    review), 1 aggregated reviewer load and 1 capped list of letters needing attention (failed,
+    stuck, or ready and not served).
     """
     now = timezone.now()
     today = timezone.localdate(now)
@@ -63,6 +68,12 @@ def dashboard_context() -> dict:
         ),
         "submitted": _capped(rows.filter(status=S.SUBMITTED), by_status.get(S.SUBMITTED, 0), now),
         "reviewer_loads": reviewer_loads(),
+        "letters": list(
+            Letter.objects.needing_attention(
+                stuck_before=letter_services.stuck_since(now),
+                unserved_before=now - dt.timedelta(seconds=settings.IMR_LETTER_UNSERVED_AFTER),
+            )[:LIST_CAP]
+        ),
     }
 
 

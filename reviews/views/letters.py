@@ -1,15 +1,20 @@
 """The letters of a case: status (polled while rendering), downloads, retry and correction."""
 
+import datetime as dt
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import services
 from ..audit import record_access
 from ..models import Letter
 from ..permissions import coordinator_required, get_case_for_coordinator, get_case_for_reviewer, is_coordinator
+from ..services import letters as letter_services
 
 KINDS = {"final": Letter.Kind.FINAL_DETERMINATION, "public": Letter.Kind.PUBLIC_COPY}
 
@@ -22,11 +27,27 @@ def _case_for(user, case_number):
 
 
 def letters_context(case) -> dict:
+    """The case's letters; `retryable` on the failed ones and on those queued or rendering for too long."""
     letters = list(case.letters.order_by("-version", "kind"))
+    stuck_before = letter_services.stuck_since()
+    unserved = set(
+        Letter.objects.ready_unserved(before=timezone.now() - dt.timedelta(seconds=settings.IMR_LETTER_UNSERVED_AFTER))
+        .filter(case=case)
+        .values_list("pk", flat=True)
+    )
+    for letter in letters:
+        working = letter.status in (Letter.Status.QUEUED, Letter.Status.RENDERING)
+        letter.stuck = working and letter.status_changed_at < stuck_before
+        letter.unserved = letter.pk in unserved
+        letter.retryable = letter.kind == Letter.Kind.FINAL_DETERMINATION and (
+            letter.status == Letter.Status.FAILED or letter.stuck
+        )
     return {
         "case": case,
         "letters": letters,
-        "rendering": any(l.status in (Letter.Status.QUEUED, Letter.Status.RENDERING) for l in letters),  # noqa: E741
+        "rendering": any(
+            letter.status in (Letter.Status.QUEUED, Letter.Status.RENDERING) and not letter.stuck for letter in letters
+        ),
     }
 
 
@@ -68,6 +89,20 @@ def letter_retry(request, case_number, version):
         messages.error(request, str(e))
     else:
         messages.success(request, f"Letter version {version} queued again.")
+    return redirect("reviews:case_detail", case.case_number)
+
+
+@require_POST
+@coordinator_required
+def letter_serve_again(request, case_number, version):
+    case = get_case_for_coordinator(request.user, case_number)
+    letter = get_object_or_404(case.letters, version=version, kind=Letter.Kind.FINAL_DETERMINATION)
+    try:
+        services.letter_serve_again(letter=letter, by=request.user)
+    except ValueError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Letter version {version} queued for service on the parties not yet served.")
     return redirect("reviews:case_detail", case.case_number)
 
 

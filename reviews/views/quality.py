@@ -127,6 +127,13 @@ def case_qa_approve(request, case_number):
         return _stale(request, case)
     try:
         case = services.case_approve(case=case, by=request.user)
+    except services.CredentialsLapsed as lapsed:
+        messages.error(
+            request,
+            f"Approval refused: {lapsed} The letter states the reviewer's licensure and certification; "
+            "update the reviewer's credentials in the admin, or reassign the case. Nothing was changed.",
+        )
+        return redirect("reviews:case_qa", case.case_number)
     except services.SubmissionIncomplete as incomplete:
         # The records changed since submission: the coordinator returns the case with these points.
         return _render_qa(request, case, problems=incomplete.problems, refused=True, status=409)
