@@ -28,7 +28,6 @@ for model in (
     CaseDocument,
     Citation,
     Diagnosis,
-    DisputedItem,
     Guideline,
     Holiday,
     License,
@@ -41,6 +40,8 @@ for model in (
     auditlog.register(model)
 # The letter's rendered bodies are large and never edited after ready; their hash is the record.
 auditlog.register(Letter, exclude_fields=["html", "text"])
+# The search vector is derived from the texts by a database trigger: their history is the record.
+auditlog.register(DisputedItem, exclude_fields=["search_vector"])
 
 
 def record_access(instance, *, by, **details) -> None:

@@ -201,6 +201,15 @@ def redact(text: str, terms: list[str]) -> str:
     return text
 
 
+def public_scrubber(case: Case):
+    """A function printing a text of `case` as its public copy does: names, numbers and parties left out.
+
+    The case needs its employer, attorney and requesting provider with group (select_related).
+    """
+    terms = _names_to_remove(case)
+    return lambda text: redact(text, terms)
+
+
 # Rendering.
 
 
@@ -208,8 +217,7 @@ def letter_context(*, case: Case, layout: str, public: bool = False) -> dict:
     """Everything the letter templates need; the reviewer appears only through their credentials."""
     if layout not in LAYOUTS:
         raise ValueError(f"Unknown letter layout {layout!r}; choose one of {', '.join(LAYOUTS)}.")
-    terms = _names_to_remove(case) if public else []
-    scrub = (lambda text: redact(text, terms)) if public else (lambda text: text)
+    scrub = public_scrubber(case) if public else (lambda text: text)
     creds = credentials(case)
     items = []
     for item in case.items.all():

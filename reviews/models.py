@@ -4,10 +4,18 @@ import re
 import unicodedata
 
 from django.conf import settings
+from django.contrib.postgres.lookups import TrigramWordSimilar
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchRank,
+    SearchVectorField,
+    TrigramWordSimilarity,
+)
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
-from django.db.models import F, Q
+from django.db import connections, models
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django_fsm import FSMField, FSMModelMixin, transition
 
 CASE_NUMBER_RE = r"^CM[0-9]{2}-[0-9]{7}$"
@@ -547,6 +555,8 @@ class Case(FSMModelMixin, models.Model):
                 name="case_open_due_order_idx",
                 condition=~Q(status__in=CLOSED_STATUSES),
             ),
+            # The precedent search without words lists the newest determinations first.
+            models.Index(F("decision_date").desc(), name="case_issued_decided_idx", condition=Q(status="issued")),
         ]
 
     def __str__(self):
@@ -702,6 +712,135 @@ class Guideline(models.Model):
         return self.source == self.Source.MTUS
 
 
+# The precedent search marks the matched words of a rationale excerpt with these two characters;
+# reviews.precedents escapes the text, then turns them into <mark> tags.
+MATCH_START, MATCH_END = "\u27e6", "\u27e7"  # ⟦ ⟧: never typed in a rationale
+
+
+class DisputedItemQuerySet(models.QuerySet):
+    def precedents(
+        self,
+        *,
+        words: str = "",
+        category=None,
+        subcategory=None,
+        decision: str = "",
+        guideline=None,
+        specialty=None,
+        decided_from=None,
+        decided_to=None,
+    ):
+        """Decided items of issued determinations (imported ones are issued too) matching words and filters.
+
+        On PostgreSQL `words` is a web-search query (every word, "a phrase", or, -word) on the stored
+        search vector: the request and its remaining portion weigh more than the rationale (migration
+        0009 keeps the vector current). A request whose words are trigram-similar to `words` also
+        matches (pg_trgm word similarity, reviews.precedents.WORD_SIMILARITY_THRESHOLD), so "tramodol"
+        finds Tramadol.
+        Elsewhere (SQLite) every word must appear in the request, the remaining portion or the rationale.
+
+        `specialty` matches reviewers certified in it or in one of its subspecialties. No ordering:
+        for_precedent_results ranks, overturned_shares counts.
+        """
+        items = self.filter(case__status=CaseStatus.ISSUED).exclude(decision="")
+        if words := words.strip():
+            if connections[self.db].vendor == "postgresql":
+                query = SearchQuery(words, search_type="websearch", config="english")
+                items = items.filter(Q(search_vector=query) | TrigramWordSimilar(F("request_text"), Value(words)))
+            else:
+                for word in words.split():
+                    in_request = Q(request_text__icontains=word) | Q(remaining_part__icontains=word)
+                    items = items.filter(in_request | Q(rationale__icontains=word))
+        if category is not None:
+            items = items.filter(category=category)
+        if subcategory is not None:
+            items = items.filter(subcategory=subcategory)
+        if decision:
+            items = items.filter(decision=decision)
+        if guideline is not None:
+            # EXISTS, not a join: an item citing the guideline twice is still one precedent.
+            cited = Citation.objects.filter(item=OuterRef("pk"), role=Citation.Role.REVIEW, guideline=guideline)
+            items = items.filter(Exists(cited))
+        if specialty is not None:
+            certified = BoardCertification.objects.filter(reviewer=OuterRef("case__reviewer")).filter(
+                Q(specialty=specialty) | Q(specialty__parent=specialty)
+            )
+            items = items.filter(Exists(certified))
+        if decided_from is not None:
+            items = items.filter(case__decision_date__gte=decided_from)
+        if decided_to is not None:
+            items = items.filter(case__decision_date__lte=decided_to)
+        return items
+
+    def for_precedent_results(self, *, words: str = ""):
+        """Rows of the precedent search, best match first, then the newest decision (2 queries a page).
+
+        Each row has its case with the parties the public copy leaves out (select_related), the review's
+        citations (prefetched), and `headline`: on PostgreSQL the rationale's best passages with the
+        matched words between MATCH_START and MATCH_END (ts_headline); elsewhere "" and
+        reviews.precedents cuts the excerpt.
+        """
+        items = self.select_related(
+            "case__employer",
+            "case__employee_attorney",
+            "case__requesting_provider__group",
+            "category",
+            "subcategory",
+        ).prefetch_related(
+            models.Prefetch(
+                "citations",
+                queryset=Citation.objects.filter(role=Citation.Role.REVIEW).select_related("guideline"),
+                to_attr="review_citations",
+            )
+        )
+        newest = ["-case__decision_date", "-pk"]  # an issued case has its decision date
+        words = words.strip()
+        if not words or connections[self.db].vendor != "postgresql":
+            return items.annotate(headline=Value("")).order_by(*newest)
+        query = SearchQuery(words, search_type="websearch", config="english")
+        return items.annotate(
+            rank=SearchRank(F("search_vector"), query) + TrigramWordSimilarity(Value(words), "request_text"),
+            headline=SearchHeadline(
+                "rationale",
+                query,
+                config="english",
+                start_sel=MATCH_START,
+                stop_sel=MATCH_END,
+                max_fragments=2,
+                min_words=12,
+                max_words=30,
+                fragment_delimiter=" … ",
+            ),
+        ).order_by("-rank", *newest)
+
+    def overturned_shares(self, *, limit: int = 12) -> dict[str, list[dict]]:
+        """How many of these items were overturned, by category, by guideline the review cited and by the
+        reviewer's certified specialty (3 queries), most frequent first: every category (a short catalogue,
+        and each item has one, so they add up to the whole), the `limit` most frequent of the others.
+
+        Returns {"category": [{"label", "n", "overturned"}, ...], "guideline": [...], "specialty": [...]}.
+        An item citing two guidelines, or decided by a reviewer with two specialties, counts under each.
+        """
+        items = self.order_by()  # a default or ranking order would join the GROUP BY
+        overturned = Q(decision=DisputedItem.Decision.OVERTURNED)
+        groups = {
+            "category": items.values(label=F("category__name")),
+            "guideline": items.filter(citations__role=Citation.Role.REVIEW).values(
+                label=F("citations__guideline__citation_name")
+            ),
+            "specialty": items.filter(case__reviewer__certifications__isnull=False).values(
+                label=F("case__reviewer__certifications__specialty__name")
+            ),
+        }
+        shares = {}
+        for name, rows in groups.items():
+            rows = rows.annotate(
+                n=models.Count("pk", distinct=True), overturned=models.Count("pk", distinct=True, filter=overturned)
+            ).order_by("-n", "label")
+            shares[name] = list(rows if name == "category" else rows[:limit])
+        return shares
+
+
 class DisputedItem(models.Model):
     """One disputed treatment request and, once reviewed, its decision."""
 
@@ -766,6 +905,13 @@ class DisputedItem(models.Model):
     rationale = models.TextField("Decision rationale", blank=True)
     # Bumped on every save of the panel (decision, guidelines, rationale): stale saves are refused.
     version = models.PositiveIntegerField(default=0, editable=False)
+    # The precedent search's words: the request and its remaining portion (weight A) and the rationale
+    # (weight B), written by a PostgreSQL trigger on every insert or update of those texts, whichever
+    # code writes them (services, admin, importer, bulk writes). Migration 0009 adds the trigger and
+    # its GIN index on PostgreSQL; on SQLite the column stays empty and the search reads the texts.
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    objects = DisputedItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["case", "position"]
