@@ -179,17 +179,16 @@ class PrecedentFilterForm(forms.Form):
             ),
             Row(
                 *[
-                    Column(Field(name, css_class="form-select-sm"), css_class="col-6 col-md-4 col-lg-3")
+                    Column(Field(name, css_class="form-select-sm"), css_class="col-6 col-lg")
                     for name in ("guideline", "specialty")
                 ],
                 Column(
                     HTML('<span class="small text-body-secondary text-nowrap">Decided</span>'),
                     css_class="col-auto pt-1",
                 ),
-                *[
-                    Column(Field(name, css_class="form-control-sm"), css_class="col-6 col-md-3 col-lg-2")
-                    for name in ("decided_from", "decided_to")
-                ],
+                Column(Field("decided_from", css_class="form-control-sm"), css_class="col-5 col-md-3 col-lg-auto"),
+                Column(HTML('<span class="small text-body-secondary">to</span>'), css_class="col-auto pt-1"),
+                Column(Field("decided_to", css_class="form-control-sm"), css_class="col-5 col-md-3 col-lg-auto"),
                 Column(
                     HTML('<button type="submit" class="btn btn-sm btn-primary">Search</button>'),
                     HTML(f'<a class="btn btn-sm btn-link" href="{search_url}">Clear</a>'),

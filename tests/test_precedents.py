@@ -288,7 +288,7 @@ def test_the_search_page_shows_the_numbers_beside_the_chart(client, coordinator,
     page = client.get(SEARCH, {"category": TreatmentCategoryFactory(name="Therapies").pk}).content.decode()
 
     assert "33 %</span> of 3 items (1 overturned)" in page
-    assert '<rect class="imr-bar-fill" x="0" y="0" width="33" height="10"/>' in page
+    assert '<rect class="imr-bar-fill" x="0" y="0" width="33" height="8"/>' in page
     assert "1/3" in page and "Norco" not in page
 
 
