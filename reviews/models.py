@@ -772,8 +772,26 @@ class DisputedItemQuerySet(models.QuerySet):
             items = items.filter(case__decision_date__lte=decided_to)
         return items
 
+    def ranked(self, *, words: str = ""):
+        """(pk, found) of these items, best match first, then the newest decision: what to slice a page from.
+
+        Narrow on purpose: the database carries only ids and ranks through the sort, and counts every
+        match in the same pass (`found`, COUNT(*) OVER ()), so a page costs one scan of the matches.
+        Rank on PostgreSQL: ts_rank of the words plus the request's trigram word similarity to them.
+        """
+        items = self.annotate(found=models.Window(models.Count("pk")))
+        newest = ["-case__decision_date", "-pk"]  # an issued case has its decision date
+        words = words.strip()
+        if words and connections[self.db].vendor == "postgresql":
+            query = SearchQuery(words, search_type="websearch", config="english")
+            rank = SearchRank(F("search_vector"), query) + TrigramWordSimilarity(Value(words), "request_text")
+            items = items.annotate(rank=rank).order_by("-rank", *newest)
+        else:
+            items = items.order_by(*newest)
+        return items.values_list("pk", "found")
+
     def for_precedent_results(self, *, words: str = ""):
-        """Rows of the precedent search, best match first, then the newest decision (2 queries a page).
+        """Rows of result pages (filter them by the ids of ranked()), 2 queries whatever their number.
 
         Each row has its case with the parties the public copy leaves out (select_related), the review's
         citations (prefetched), and `headline`: on PostgreSQL the rationale's best passages with the
@@ -793,13 +811,11 @@ class DisputedItemQuerySet(models.QuerySet):
                 to_attr="review_citations",
             )
         )
-        newest = ["-case__decision_date", "-pk"]  # an issued case has its decision date
         words = words.strip()
         if not words or connections[self.db].vendor != "postgresql":
-            return items.annotate(headline=Value("")).order_by(*newest)
+            return items.annotate(headline=Value(""))
         query = SearchQuery(words, search_type="websearch", config="english")
         return items.annotate(
-            rank=SearchRank(F("search_vector"), query) + TrigramWordSimilarity(Value(words), "request_text"),
             headline=SearchHeadline(
                 "rationale",
                 query,
@@ -811,7 +827,7 @@ class DisputedItemQuerySet(models.QuerySet):
                 max_words=30,
                 fragment_delimiter=" … ",
             ),
-        ).order_by("-rank", *newest)
+        )
 
     def overturned_shares(self, *, limit: int = 12) -> dict[str, list[dict]]:
         """How many of these items were overturned, by category, by guideline the review cited and by the

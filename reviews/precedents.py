@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 
+from django.core.paginator import Page, Paginator
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -80,7 +81,7 @@ def marked(text: str) -> SafeString:
 
 
 def precedent_rows(items, *, words: str) -> list[Precedent]:
-    """Rows of DisputedItem.objects...for_precedent_results(), as the public copies print them.
+    """Rows of ranked_rows(), as the public copies print them.
 
     Everyone reads the library as published: the parties' names and numbers are left out of the
     request, the citation and the excerpt, whatever the reader's role.
@@ -102,6 +103,44 @@ def precedent_rows(items, *, words: str) -> list[Precedent]:
             )
         )
     return rows
+
+
+def ranked_rows(found, *, words: str, start: int, stop: int) -> tuple[list[DisputedItem], int]:
+    """Matches `start` to `stop` of `found` (a precedents() queryset) in rank order, and how many match.
+
+    Two steps (3 queries): the ranked ids with the number found, then the rows of those ids only with
+    their case, parties and excerpt, then their citations. Ranking full rows would drag every match's
+    texts and joins through the sort.
+    """
+    ranked = list(found.ranked(words=words)[start:stop])
+    if not ranked:
+        return [], 0
+    rows = DisputedItem.objects.filter(pk__in=[pk for pk, _ in ranked]).for_precedent_results(words=words)
+    by_pk = {row.pk: row for row in rows}
+    return [by_pk[pk] for pk, _ in ranked], ranked[0][1]
+
+
+class _Counted(Paginator):
+    """A paginator told the number of items: ranked() counted them with the page."""
+
+    def __init__(self, count: int, per_page: int):
+        super().__init__([], per_page)
+        self.count = count  # Paginator.count is a cached property: this value stands
+
+
+def precedent_page(found, *, words: str, number, per_page: int) -> Page:
+    """The page `number` of `found` (a precedents() queryset), best match first, as Paginator.get_page gives it:
+    anything not a number gives page 1, a number past the end (a stale link) the last page."""
+    try:
+        number = max(1, int(number))
+    except (TypeError, ValueError):
+        number = 1
+    rows, count = ranked_rows(found, words=words, start=(number - 1) * per_page, stop=number * per_page)
+    if not rows and number > 1:
+        count = found.count()
+        number = max(1, -(-count // per_page))
+        rows, count = ranked_rows(found, words=words, start=(number - 1) * per_page, stop=number * per_page)
+    return Page(rows, number, _Counted(count, per_page))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 
 from reviews.models import Case, Citation, DisputedItem, Guideline
-from reviews.precedents import item_words
+from reviews.precedents import item_words, ranked_rows
 from tests.factories import (
     BoardCertificationFactory,
     CaseFactory,
@@ -122,7 +122,7 @@ def test_a_match_in_the_request_ranks_above_a_match_in_the_rationale_and_excerpt
     decided("Physical therapy 8 sessions", "Aquatic therapy was tried before; gabapentin helped.", reviewer=reviewer)
     decided("Gabapentin 600 mg #90", "Neuropathic pain documented.", reviewer=reviewer)
 
-    rows = list(DisputedItem.objects.precedents(words="gabapentin").for_precedent_results(words="gabapentin"))
+    rows, _ = ranked_rows(DisputedItem.objects.precedents(words="gabapentin"), words="gabapentin", start=0, stop=20)
 
     assert [r.request_text for r in rows] == ["Gabapentin 600 mg #90", "Physical therapy 8 sessions"]
     assert "\u27e6gabapentin\u27e7 helped" in rows[1].headline
@@ -209,16 +209,17 @@ def test_the_statistics_count_the_share_overturned_by_category_guideline_and_spe
     assert rows("specialty") == [("Physical Medicine and Rehabilitation", 5, 3), ("Pain Medicine", 2, 1)]
 
 
-def test_the_results_and_the_statistics_cost_two_and_three_queries_however_many_precedents(
-    reviewer, django_assert_num_queries
+def test_a_page_of_results_costs_three_queries_and_the_statistics_three_however_many_precedents(
+    reviewer, odg, django_assert_num_queries
 ):
     for n in range(25):
-        decided(f"Acupuncture {n} sessions", reviewer=reviewer)
+        decided(f"Acupuncture {n} sessions", reviewer=reviewer, guideline=odg)
     items = DisputedItem.objects.precedents(words="acupuncture")
-    # The rows with their case, parties and categories (1); the review's citations (1).
-    with django_assert_num_queries(2):
-        rows = list(items.for_precedent_results(words="acupuncture")[:20])
-        assert {len(r.review_citations) for r in rows} == {0}
+    # The ranked ids with the number found (1); their rows with case, parties, categories (1); the
+    # review's citations (1).
+    with django_assert_num_queries(3):
+        rows, found = ranked_rows(items, words="acupuncture", start=20, stop=40)
+        assert [len(r.review_citations) for r in rows] == [1] * 5 and found == 25
     # One GROUP BY each: categories, guidelines, specialties.
     with django_assert_num_queries(3):
         items.overturned_shares()
@@ -292,6 +293,21 @@ def test_the_search_page_shows_the_numbers_beside_the_chart(client, coordinator,
     assert "1/3" in page and "Norco" not in page
 
 
+@pytest.mark.parametrize(("asked", "shown", "rows"), [("2", 2, 5), ("9", 2, 5), ("x", 1, 20), ("", 1, 20)])
+def test_the_search_page_pages_twenty_at_a_time_and_a_page_past_the_end_gives_the_last(
+    client, coordinator, reviewer, asked, shown, rows
+):
+    for i in range(25):
+        decided(f"Acupuncture {i} sessions", reviewer=reviewer)
+    client.force_login(coordinator)
+
+    response = client.get(SEARCH, {"q": "acupuncture", "page": asked})
+
+    assert response.context["page"].number == shown
+    assert len(response.context["rows"]) == rows
+    assert "25 found" in response.content.decode() and f"page {shown} of 2" in response.content.decode()
+
+
 def test_the_search_page_sends_anonymous_users_to_log_in_and_refuses_users_without_a_role(client, db):
     response = client.get(SEARCH)
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
@@ -318,8 +334,9 @@ def test_the_search_page_costs_the_same_queries_with_3_or_30_precedents(
     for i in range(n):
         decided(f"Acupuncture {i} sessions", reviewer=reviewer, guideline=odg, subcategory="Acupuncture")
     client.force_login(reviewer.user)
-    # Session, user, groups, reviewer (4); count, rows, citations (3); the chart's three groups (3);
-    # the filter's choices: categories, subcategories, guidelines, specialties (4).
+    # Session, user, groups, reviewer (4); the ranked ids with the number found (1), their rows (1)
+    # and citations (1); the chart's three groups (3); the filter's choices: categories,
+    # subcategories, guidelines, specialties (4).
     with django_assert_num_queries(14):
         response = client.get(SEARCH, {"q": "acupuncture"})
     assert response.status_code == 200
@@ -453,6 +470,6 @@ def test_the_panel_costs_the_same_queries_with_2_or_20_precedents(
     client.force_login(reviewer.user)
     url, params = panel_url(in_review, item=1)
     # Session, user, groups, reviewer (4); the case (1) and its items (1); the category asked for (1);
-    # rows (1), citations (1), count (1); the category choices (1).
+    # the ranked ids with the number found (1), their rows (1) and citations (1); the category choices (1).
     with django_assert_num_queries(11):
         assert client.get(url, params).status_code == 200

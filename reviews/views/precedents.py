@@ -5,7 +5,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,7 +15,7 @@ from ..filters import PrecedentFilter
 from ..letters import letter_queryset, render_letter
 from ..models import DisputedItem, Letter
 from ..permissions import get_case_for_reviewer, get_issued_case_for_library, is_coordinator, library_reader_required
-from ..precedents import chart, item_words, precedent_rows
+from ..precedents import chart, item_words, precedent_page, precedent_rows, ranked_rows
 
 RESULTS_PER_PAGE = 20
 PANEL_RESULTS = 5
@@ -28,7 +27,7 @@ def precedent_search(request):
     """Earlier decisions by words and filters, best match first, beside the share overturned for the same filter."""
     filterset = PrecedentFilter(request.GET, queryset=DisputedItem.objects.all())
     found, words = filterset.qs, filterset.words
-    page = Paginator(found.for_precedent_results(words=words), RESULTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = precedent_page(found, words=words, number=request.GET.get("page"), per_page=RESULTS_PER_PAGE)
     context = {
         "filter": filterset,
         "page": page,
@@ -78,7 +77,7 @@ def case_precedents(request, case_number):
         data.update({"q": item_words(chosen), "category": str(chosen.category_id)})
     filterset = PrecedentFilter(data, queryset=DisputedItem.objects.all())
     found, words = filterset.qs, filterset.words
-    rows = precedent_rows(found.for_precedent_results(words=words)[:PANEL_RESULTS], words=words)
+    first, count = ranked_rows(found, words=words, start=0, stop=PANEL_RESULTS)
     form = filterset.form
     form.fields["category"].widget.attrs["class"] = "form-select form-select-sm"  # the panel's narrow column
     wanted = {name: form.data.get(name, "") for name in ("q", "category", "decision")}
@@ -88,8 +87,8 @@ def case_precedents(request, case_number):
         "chosen": chosen,
         "form": form,
         "values": wanted,
-        "rows": rows,
-        "count": found.count(),
+        "rows": precedent_rows(first, words=words),
+        "count": count,
         "full_search": reverse("reviews:precedent_search") + "?" + urlencode({k: v for k, v in wanted.items() if v}),
     }
     partial = request.htmx and request.htmx.target == "precedent-results"

@@ -26,6 +26,7 @@ from reviews.models import (
     normalize_name,
 )
 from reviews.permissions import REVIEWERS
+from reviews.precedents import ranked_rows
 
 CASE_PREFIX = "CM91-"  # the year 2091: never a real case number, nor bench_pages' 2090
 PAGE = 20  # the search page's rows
@@ -75,18 +76,53 @@ RATIONALE_OPENINGS = [
     "This {age}-year-old {sex} injured the {region} lifting boxes at work and reports ongoing pain.",
     "The records describe a {age}-year-old {sex} with {region} pain radiating to the extremities.",
 ]
+# Findings any rationale may state, and the ones that belong to a kind of treatment: real rationales
+# share phrases within a kind of request far more than across kinds.
 RATIONALE_FINDINGS = [
     "The guidelines recommend this treatment when there is documented functional improvement.",
     "Prior treatment included medications, physical therapy and a home exercise program without lasting benefit.",
-    "There is no documentation of objective functional improvement or a reduction in medication use.",
-    "Urine drug screens have been consistent and a signed opioid agreement is on file.",
-    "Imaging shows degenerative disc disease without nerve root compression.",
-    "Electrodiagnostic studies were negative for radiculopathy.",
-    "The neuropathic pain component is documented on examination with decreased sensation.",
-    "The request exceeds the number of sessions the guidelines recommend for this condition.",
+    "There is no documentation of objective functional improvement.",
     "Red flags such as progressive neurologic deficit are not described.",
-    "The treating physician documents a decrease in pain scores from 8/10 to 4/10 with this medication.",
+    "The most recent progress report is more than three months old.",
+    "The patient has returned to modified duty.",
+    "Activities of daily living remain limited by pain.",
+    "The treating physician did not address the prior utilization review concerns.",
+    "The examination shows tenderness and a reduced range of motion.",
+    "There is a history of two prior surgeries to the same region.",
+    "The body mass index is 34 and smoking cessation was advised.",
+    "The qualified medical evaluator recommended continued conservative care.",
 ]
+FINDINGS_BY_CATEGORY = {
+    "Pharmaceuticals": [
+        "Urine drug screens have been consistent and a signed opioid agreement is on file.",
+        "The four domains of opioid monitoring are not documented.",
+        "The treating physician documents a decrease in pain scores from 8/10 to 4/10 with this medication.",
+        "The neuropathic pain component is documented on examination with decreased sensation.",
+        "There is no documentation of gastrointestinal risk factors.",
+        "A trial of first-line medication has not been documented.",
+        "Weaning is recommended over several weeks.",
+    ],
+    "Therapies": [
+        "The request exceeds the number of sessions the guidelines recommend for this condition.",
+        "The number of prior sessions completed and their outcome are not documented.",
+        "A transition to a home exercise program is recommended.",
+        "The flare-up justifies a short course of additional visits.",
+    ],
+    "Injection": [
+        "Radiculopathy is not corroborated by imaging or electrodiagnostic testing.",
+        "A prior injection gave less than 50% relief for less than six weeks.",
+        "Medial branch blocks have not been performed.",
+    ],
+    "Diagnostic Testing": [
+        "Imaging shows degenerative disc disease without nerve root compression.",
+        "Electrodiagnostic studies were negative for radiculopathy.",
+        "There has been no significant change in symptoms since the last study.",
+    ],
+    "Surgery": [
+        "Conservative care has been exhausted and imaging confirms a surgical lesion.",
+        "Instability on flexion-extension films is not documented.",
+    ],
+}
 RATIONALE_CLOSINGS = [
     "Therefore, the request is not medically necessary.",
     "Therefore, the request is medically necessary and appropriate.",
@@ -126,8 +162,8 @@ BENCH_ITEMS_NOTE = "decided items of issued determinations"
 class Command(BaseCommand):
     help = (
         "Generate N decided items of issued determinations in a transaction (rolled back unless --keep), then "
-        "time the precedent search (count and first page of 20, as the search page reads them) and the overturn "
-        "statistics, against a bare indexed lookup (a case by its number) measured in the same run."
+        "time the precedent search (the first page of 20 with the number found, as the search page reads it) "
+        "and the overturn statistics, against a bare indexed lookup (a case by its number) in the same run."
     )
 
     def add_arguments(self, parser):
@@ -221,7 +257,7 @@ class Command(BaseCommand):
                         subcategory=subcategories[sub],
                         ur_action=DisputedItem.URAction.DENIED,
                         decision=rng.choices(("upheld", "overturned"), (78, 22))[0],
-                        rationale=self.rationale(rng),
+                        rationale=self.rationale(rng, category),
                     )
                 )
         items = DisputedItem.objects.bulk_create(items, batch_size=2000)
@@ -234,11 +270,15 @@ class Command(BaseCommand):
         Citation.objects.bulk_create(citations, batch_size=5000)
         return [c.case_number for c in cases]
 
-    def rationale(self, rng: random.Random) -> str:
+    def rationale(self, rng: random.Random, category: str) -> str:
         opening = rng.choice(RATIONALE_OPENINGS).format(
             age=rng.randint(24, 68), sex=rng.choice(("male", "female")), region=rng.choice(REGIONS)
         )
-        return " ".join([opening, *rng.sample(RATIONALE_FINDINGS, rng.randint(2, 5)), rng.choice(RATIONALE_CLOSINGS)])
+        specific = FINDINGS_BY_CATEGORY.get(category, [])
+        findings = rng.sample(specific, min(len(specific), rng.randint(1, 3))) + rng.sample(
+            RATIONALE_FINDINGS, rng.randint(1, 3)
+        )
+        return " ".join([opening, *findings, rng.choice(RATIONALE_CLOSINGS)])
 
     def reviewers(self, count, rng, run, specialties):
         User = get_user_model()
@@ -278,10 +318,9 @@ class Command(BaseCommand):
         return DisputedItem.objects.precedents(words=words, **filters)
 
     def search(self, words: str, filters: dict) -> int:
-        """What the search page reads: the count and the first page (rows and their citations)."""
-        found = self.found(words, filters)
-        list(found.for_precedent_results(words=words)[:PAGE])
-        return found.count()
+        """What the search page reads for its results: the first page with the number found, the citations."""
+        _, found = ranked_rows(self.found(words, filters), words=words, start=0, stop=PAGE)
+        return found
 
     def measure(self, numbers: list[str], runs: int, rng: random.Random, explain: bool):
         """Each probe `runs` times, each time beside a lookup of a random case by its number (unique index)."""
@@ -317,8 +356,8 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql":
             self.stderr.write("--explain needs PostgreSQL; skipped.")
             return
-        rows = self.found(words, filters).for_precedent_results(words=words)[:PAGE]
-        sql, params = rows.query.sql_with_params()
+        ranked = self.found(words, filters).ranked(words=words)[:PAGE]
+        sql, params = ranked.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS OFF) " + sql, params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
