@@ -40,8 +40,9 @@ for model in (
     auditlog.register(model)
 # The letter's rendered bodies are large and never edited after ready; their hash is the record.
 auditlog.register(Letter, exclude_fields=["html", "text"])
-# The search vector is derived from the texts by a database trigger: their history is the record.
-auditlog.register(DisputedItem, exclude_fields=["search_vector"])
+# The search vector and the publication date are copied by database triggers from the texts and
+# from the case: the history of those is the record.
+auditlog.register(DisputedItem, exclude_fields=["search_vector", "published_on"])
 
 
 def record_access(instance, *, by, **details) -> None:

@@ -555,8 +555,6 @@ class Case(FSMModelMixin, models.Model):
                 name="case_open_due_order_idx",
                 condition=~Q(status__in=CLOSED_STATUSES),
             ),
-            # The precedent search without words lists the newest determinations first.
-            models.Index(F("decision_date").desc(), name="case_issued_decided_idx", condition=Q(status="issued")),
         ]
 
     def __str__(self):
@@ -732,6 +730,9 @@ class DisputedItemQuerySet(models.QuerySet):
     ):
         """Decided items of issued determinations (imported ones are issued too) matching words and filters.
 
+        On PostgreSQL an issued item is one with `published_on` (see the field): no join to the cases,
+        which halves the cost of a search over 100,000 items. SQLite joins the cases.
+
         On PostgreSQL `words` is a web-search query (every word, "a phrase", or, -word) on the stored
         search vector: the request and its remaining portion weigh more than the rationale (migration
         0009 keeps the vector current). A request whose words are trigram-similar to `words` also
@@ -740,11 +741,17 @@ class DisputedItemQuerySet(models.QuerySet):
         Elsewhere (SQLite) every word must appear in the request, the remaining portion or the rationale.
 
         `specialty` matches reviewers certified in it or in one of its subspecialties. No ordering:
-        for_precedent_results ranks, overturned_shares counts.
+        ranked() orders, overturned_shares() counts.
         """
-        items = self.filter(case__status=CaseStatus.ISSUED).exclude(decision="")
+        on_postgresql = connections[self.db].vendor == "postgresql"
+        if on_postgresql:
+            items = self.filter(published_on__isnull=False)
+        else:
+            items = self.filter(case__status=CaseStatus.ISSUED)
+        items = items.exclude(decision="")
+        published_on = self._published_on()
         if words := words.strip():
-            if connections[self.db].vendor == "postgresql":
+            if on_postgresql:
                 query = SearchQuery(words, search_type="websearch", config="english")
                 items = items.filter(Q(search_vector=query) | TrigramWordSimilar(F("request_text"), Value(words)))
             else:
@@ -767,10 +774,14 @@ class DisputedItemQuerySet(models.QuerySet):
             )
             items = items.filter(Exists(certified))
         if decided_from is not None:
-            items = items.filter(case__decision_date__gte=decided_from)
+            items = items.filter(**{f"{published_on}__gte": decided_from})
         if decided_to is not None:
-            items = items.filter(case__decision_date__lte=decided_to)
+            items = items.filter(**{f"{published_on}__lte": decided_to})
         return items
+
+    def _published_on(self) -> str:
+        """Where the publication date is read: the item itself on PostgreSQL, its case elsewhere."""
+        return "published_on" if connections[self.db].vendor == "postgresql" else "case__decision_date"
 
     def ranked(self, *, words: str = ""):
         """(pk, found) of these items, best match first, then the newest decision: what to slice a page from.
@@ -780,7 +791,7 @@ class DisputedItemQuerySet(models.QuerySet):
         Rank on PostgreSQL: ts_rank of the words plus the request's trigram word similarity to them.
         """
         items = self.annotate(found=models.Window(models.Count("pk")))
-        newest = ["-case__decision_date", "-pk"]  # an issued case has its decision date
+        newest = [f"-{self._published_on()}", "-pk"]
         words = words.strip()
         if words and connections[self.db].vendor == "postgresql":
             query = SearchQuery(words, search_type="websearch", config="english")
@@ -926,11 +937,25 @@ class DisputedItem(models.Model):
     # code writes them (services, admin, importer, bulk writes). Migration 0009 adds the trigger and
     # its GIN index on PostgreSQL; on SQLite the column stays empty and the search reads the texts.
     search_vector = SearchVectorField(null=True, editable=False)
+    # The decision date of the item's case once the case is issued, else empty: on PostgreSQL the
+    # precedent library filters and sorts on it without joining the cases. PostgreSQL triggers
+    # (migration 0009) copy it from the case on every write of the item (a stale value an instance
+    # carries is never what is stored) and of the case's status or decision date. Empty on SQLite.
+    published_on = models.DateField(null=True, editable=False)
 
     objects = DisputedItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["case", "position"]
+        indexes = [
+            # The precedent library without words: the newest determinations first.
+            models.Index(
+                F("published_on").desc(),
+                F("id").desc(),
+                name="item_published_idx",
+                condition=Q(published_on__isnull=False),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["case", "position"], name="item_unique_position"),
             models.CheckConstraint(condition=Q(decision__in=["", "upheld", "overturned"]), name="item_decision_valid"),

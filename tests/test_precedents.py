@@ -117,6 +117,25 @@ def test_the_search_vector_follows_the_texts_whatever_writes_them(reviewer):
 
 
 @pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the publication date is kept by PostgreSQL triggers")
+def test_an_item_joins_the_library_when_its_case_is_issued_and_a_stale_instance_cannot_take_it_out(reviewer):
+    item = decided("Lumbar MRI", reviewer=reviewer, status=S.APPROVED)
+    stale = DisputedItem.objects.get(pk=item.pk)
+    assert found() == [] and stale.published_on is None
+
+    Case.objects.filter(pk=item.case_id).update(status=S.ISSUED, decision_date=dt.date(2026, 7, 1))
+    assert found() == ["Lumbar MRI"]
+    assert found(decided_from=dt.date(2026, 7, 1), decided_to=dt.date(2026, 7, 1)) == ["Lumbar MRI"]
+
+    stale.body_part = "Lumbar spine"
+    stale.save()  # carries published_on=None from before the issue
+    assert DisputedItem.objects.get(pk=item.pk).published_on == dt.date(2026, 7, 1)
+
+    Case.objects.filter(pk=item.case_id).update(decision_date=dt.date(2026, 7, 2))
+    assert DisputedItem.objects.values_list("published_on", flat=True).get(pk=item.pk) == dt.date(2026, 7, 2)
+
+
+@pytest.mark.postgres
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="ranking needs PostgreSQL")
 def test_a_match_in_the_request_ranks_above_a_match_in_the_rationale_and_excerpts_are_highlighted(reviewer):
     decided("Physical therapy 8 sessions", "Aquatic therapy was tried before; gabapentin helped.", reviewer=reviewer)
