@@ -715,6 +715,11 @@ class Guideline(models.Model):
 MATCH_START, MATCH_END = "\u27e6", "\u27e7"  # ⟦ ⟧: never typed in a rationale
 
 
+def _one_word(words: str) -> bool:
+    """A drug name, say: what trigram similarity is for."""
+    return len(words.split()) == 1
+
+
 class DisputedItemQuerySet(models.QuerySet):
     def precedents(
         self,
@@ -736,8 +741,9 @@ class DisputedItemQuerySet(models.QuerySet):
         On PostgreSQL `words` is a web-search query (every word, "a phrase", or, -word) on the stored
         search vector: the request and its remaining portion weigh more than the rationale (migration
         0009 keeps the vector current). A request whose words are trigram-similar to `words` also
-        matches (pg_trgm word similarity, reviews.precedents.WORD_SIMILARITY_THRESHOLD), so "tramodol"
-        finds Tramadol.
+        matches when `words` is one word (pg_trgm word similarity, reviews.precedents.WORD_SIMILARITY_THRESHOLD),
+        so "tramodol" finds Tramadol; a phrase is matched by its words only, as trigrams of several words
+        find little more and cost a great deal more over 100,000 items.
         Elsewhere (SQLite) every word must appear in the request, the remaining portion or the rationale.
 
         `specialty` matches reviewers certified in it or in one of its subspecialties. No ordering:
@@ -753,7 +759,10 @@ class DisputedItemQuerySet(models.QuerySet):
         if words := words.strip():
             if on_postgresql:
                 query = SearchQuery(words, search_type="websearch", config="english")
-                items = items.filter(Q(search_vector=query) | TrigramWordSimilar(F("request_text"), Value(words)))
+                match = Q(search_vector=query)
+                if _one_word(words):
+                    match |= TrigramWordSimilar(F("request_text"), Value(words))
+                items = items.filter(match)
             else:
                 for word in words.split():
                     in_request = Q(request_text__icontains=word) | Q(remaining_part__icontains=word)
@@ -788,14 +797,16 @@ class DisputedItemQuerySet(models.QuerySet):
 
         Narrow on purpose: the database carries only ids and ranks through the sort, and counts every
         match in the same pass (`found`, COUNT(*) OVER ()), so a page costs one scan of the matches.
-        Rank on PostgreSQL: ts_rank of the words plus the request's trigram word similarity to them.
+        Rank on PostgreSQL: ts_rank of the words, plus the request's trigram word similarity to a single word.
         """
         items = self.annotate(found=models.Window(models.Count("pk")))
         newest = [f"-{self._published_on()}", "-pk"]
         words = words.strip()
         if words and connections[self.db].vendor == "postgresql":
             query = SearchQuery(words, search_type="websearch", config="english")
-            rank = SearchRank(F("search_vector"), query) + TrigramWordSimilarity(Value(words), "request_text")
+            rank = SearchRank(F("search_vector"), query)
+            if _one_word(words):
+                rank += TrigramWordSimilarity(Value(words), "request_text")
             items = items.annotate(rank=rank).order_by("-rank", *newest)
         else:
             items = items.order_by(*newest)
