@@ -248,6 +248,11 @@ class PrecedentFilter(django_filters.FilterSet):
         )
 
     @property
+    def is_browsing(self) -> bool:
+        """Nothing asked for: no words, no filter (and nothing refused)."""
+        return self.form.is_valid() and not any(v not in (None, "") for v in self.form.cleaned_data.values())
+
+    @property
     def words(self) -> str:
         self.form.is_valid()  # cleans the form (once); a refused field leaves the others' values
         return (self.form.cleaned_data.get("q") or "").strip()

@@ -792,14 +792,16 @@ class DisputedItemQuerySet(models.QuerySet):
         """Where the publication date is read: the item itself on PostgreSQL, its case elsewhere."""
         return "published_on" if connections[self.db].vendor == "postgresql" else "case__decision_date"
 
-    def ranked(self, *, words: str = ""):
+    def ranked(self, *, words: str = "", counted: bool = True):
         """(pk, found) of these items, best match first, then the newest decision: what to slice a page from.
 
         Narrow on purpose: the database carries only ids and ranks through the sort, and counts every
         match in the same pass (`found`, COUNT(*) OVER ()), so a page costs one scan of the matches.
+        Not `counted` (found is None), the newest items come straight from an index, however many.
         Rank on PostgreSQL: ts_rank of the words, plus the request's trigram word similarity to a single word.
         """
-        items = self.annotate(found=models.Window(models.Count("pk")))
+        found = models.Window(models.Count("pk")) if counted else Value(None, output_field=models.IntegerField())
+        items = self.annotate(found=found)
         newest = [f"-{self._published_on()}", "-pk"]
         words = words.strip()
         if words and connections[self.db].vendor == "postgresql":

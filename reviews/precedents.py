@@ -105,16 +105,17 @@ def precedent_rows(items, *, words: str) -> list[Precedent]:
     return rows
 
 
-def ranked_rows(found, *, words: str, start: int, stop: int) -> tuple[list[DisputedItem], int]:
-    """Matches `start` to `stop` of `found` (a precedents() queryset) in rank order, and how many match.
+def ranked_rows(found, *, words: str, start: int, stop: int, counted: bool = True) -> tuple[list[DisputedItem], int]:
+    """Matches `start` to `stop` of `found` (a precedents() queryset) in rank order, and how many match
+    (None unless `counted`).
 
     Two steps (3 queries): the ranked ids with the number found, then the rows of those ids only with
     their case, parties and excerpt, then their citations. Ranking full rows would drag every match's
     texts and joins through the sort.
     """
-    ranked = list(found.ranked(words=words)[start:stop])
+    ranked = list(found.ranked(words=words, counted=counted)[start:stop])
     if not ranked:
-        return [], 0
+        return [], 0 if counted else None
     rows = DisputedItem.objects.filter(pk__in=[pk for pk, _ in ranked]).for_precedent_results(words=words)
     by_pk = {row.pk: row for row in rows}
     return [by_pk[pk] for pk, _ in ranked], ranked[0][1]

@@ -327,6 +327,24 @@ def test_the_search_page_pages_twenty_at_a_time_and_a_page_past_the_end_gives_th
     assert "25 found" in response.content.decode() and f"page {shown} of 2" in response.content.decode()
 
 
+def test_with_nothing_asked_the_page_lists_the_newest_decisions_without_counting_or_charting_the_library(
+    client, reviewer, django_assert_num_queries
+):
+    for day in range(1, 26):
+        decided(f"Acupuncture {day} sessions", reviewer=reviewer, on=dt.date(2026, 1, day))
+    client.force_login(reviewer.user)
+    # Session, user, groups, reviewer (4); the newest ids (1), their rows (1) and citations (1); the
+    # filter's choices (4). No count, no chart.
+    with django_assert_num_queries(11):
+        response = client.get(SEARCH)
+
+    page = response.content.decode()
+    newest = [row.request for row in response.context["rows"]][:2]
+    assert newest == ["Acupuncture 25 sessions", "Acupuncture 24 sessions"]
+    assert len(response.context["rows"]) == 20 and "the newest 20" in page
+    assert "<svg" not in page and "Search by words or choose a filter" in page
+
+
 def test_the_search_page_sends_anonymous_users_to_log_in_and_refuses_users_without_a_role(client, db):
     response = client.get(SEARCH)
     assert response.status_code == 302 and response.url.startswith(reverse("login"))

@@ -27,14 +27,17 @@ def precedent_search(request):
     """Earlier decisions by words and filters, best match first, beside the share overturned for the same filter."""
     filterset = PrecedentFilter(request.GET, queryset=DisputedItem.objects.all())
     found, words = filterset.qs, filterset.words
+    context = {"filter": filterset, "opens_case": is_coordinator(request.user), "browsing": filterset.is_browsing}
+    if filterset.is_browsing:
+        # No words, no filter: the newest decisions, read from an index. Counting and charting the
+        # whole library would cost a second at 100,000 items, for a page most leave at once.
+        rows, _ = ranked_rows(found, words="", start=0, stop=RESULTS_PER_PAGE, counted=False)
+        context.update(rows=precedent_rows(rows, words=""))
+        return render(request, "reviews/precedent_search.html", context)
     page = precedent_page(found, words=words, number=request.GET.get("page"), per_page=RESULTS_PER_PAGE)
-    context = {
-        "filter": filterset,
-        "page": page,
-        "rows": precedent_rows(page.object_list, words=words),
-        "chart": chart(found.overturned_shares()),
-        "opens_case": is_coordinator(request.user),
-    }
+    context.update(
+        page=page, rows=precedent_rows(page.object_list, words=words), chart=chart(found.overturned_shares())
+    )
     return render(request, "reviews/precedent_search.html", context, status=200 if filterset.is_valid() else 400)
 
 
