@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "reviews.middleware.NoStoreMiddleware",
+    "reviews.middleware.RefuseNulCharacterMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -231,3 +233,5 @@ IMR_ORGANIZATION_SHORT_NAME = env.str("IMR_ORGANIZATION_SHORT_NAME", default="IM
 IMR_LETTER_LAYOUT = env.str("IMR_LETTER_LAYOUT", default="2016")  # layout of new letters: 2014 or 2016
 IMR_REQUIRE_CALIFORNIA_LICENSE = env.bool("IMR_REQUIRE_CALIFORNIA_LICENSE", default=False)
 IMR_MAX_UPLOAD_MB = env.int("IMR_MAX_UPLOAD_MB", default=50)
+# Pages (PDF) or frames (TIFF) a document may have: counting stops there, so a crafted file cannot take minutes.
+IMR_MAX_DOCUMENT_PAGES = env.int("IMR_MAX_DOCUMENT_PAGES", default=3000)

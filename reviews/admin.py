@@ -3,6 +3,8 @@
 from auditlog.mixins import AuditlogHistoryAdminMixin
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.http import Http404
 from django.urls import reverse
 from django.utils.html import format_html
 from django_fsm import TransitionNotAllowed
@@ -10,6 +12,7 @@ from django_fsm import TransitionNotAllowed
 from . import services
 from .assignment import problems_for
 from .models import (
+    ACCEPTED_BY_REVIEWER,
     Affiliation,
     BoardCertification,
     Case,
@@ -17,6 +20,7 @@ from .models import (
     CaseEvent,
     CaseNumberSequence,
     Citation,
+    DeterminationImport,
     Diagnosis,
     DisputedItem,
     Guideline,
@@ -39,6 +43,12 @@ class AuditedAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "audited": True})
 
+    def auditlog_history_view(self, request, object_id, extra_context=None):
+        # django-auditlog's view renders the history of None (a 500) for an id that does not exist.
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404(f"No {self.model._meta.verbose_name} with the id {object_id!r}.")
+        return super().auditlog_history_view(request, object_id, extra_context)
+
 
 class ReadOnlyAdminMixin:
     """For records written only by the application (events, sequences, deliveries)."""
@@ -58,15 +68,18 @@ class FinalCaseReadOnlyMixin:
     determination changes, in any interface (DESIGN.md section 4).
 
     `case_of` leads from the object Django asks about to its case; for an inline that object is
-    the parent (the case, or the item of a citation).
+    the parent (the case, or the item of a citation). `locked_statuses` widens the lock for what
+    the reviewer relies on from acceptance.
     """
+
+    locked_statuses = FINAL
 
     @staticmethod
     def case_of(obj) -> Case:
         return obj if isinstance(obj, Case) else obj.case
 
     def determination_final(self, obj) -> bool:
-        return obj is not None and self.case_of(obj).status in FINAL
+        return obj is not None and self.case_of(obj).status in self.locked_statuses
 
     def has_change_permission(self, request, obj=None):
         return not self.determination_final(obj) and super().has_change_permission(request, obj)
@@ -82,8 +95,23 @@ class FinalCaseInlineMixin(FinalCaseReadOnlyMixin):
         return not self.determination_final(obj) and super().has_add_permission(request, obj)
 
 
+class AcceptedCaseLockMixin(FinalCaseReadOnlyMixin):
+    """Items, their citations and diagnoses: view-only once the reviewer has accepted the case.
+
+    The reviewer decides on them; changing them under the reviewer is a workflow action with an
+    event and a notice, never an admin edit. Superusers included.
+    """
+
+    locked_statuses = ACCEPTED_BY_REVIEWER
+
+
+# The determination is the reviewer's: written in the workspace only, shown read-only here to everyone.
+ITEM_DETERMINATION_FIELDS = ["decision", "review_cited_no_evidence", "rationale", "internal_note"]
+
+
 class NotFinalCaseForm(forms.ModelForm):
-    """The add page has no object to refuse: refuse to add a record to, or move one into, a final case."""
+    """The add page has no object to refuse: refuse to add a record to, or move one into, a case whose
+    reviewer has accepted it."""
 
     @staticmethod
     def case_in(data) -> Case | None:
@@ -92,9 +120,12 @@ class NotFinalCaseForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         case = self.case_in(data)
-        if case is not None and case.status in FINAL:
+        if case is not None and case.status in ACCEPTED_BY_REVIEWER:
             status = case.get_status_display().lower()
-            raise forms.ValidationError(f"{case} is {status}: its determination can no longer change.")
+            raise forms.ValidationError(
+                f"{case} is {status}: once the reviewer accepts a case, its items and diagnoses change only through"
+                " the workflow."
+            )
         return data
 
 
@@ -102,6 +133,12 @@ class CitationForm(NotFinalCaseForm):
     @staticmethod
     def case_in(data) -> Case | None:
         return data["item"].case if data.get("item") else None
+
+    def clean_role(self):
+        role = self.cleaned_data["role"]
+        if role == Citation.Role.REVIEW:
+            raise forms.ValidationError("The review's citations are written by its reviewer, in the workspace.")
+        return role
 
 
 @admin.register(Specialty)
@@ -214,15 +251,16 @@ class GuidelineAdmin(AuditedAdmin):
     autocomplete_fields = []
 
 
-class DiagnosisInline(FinalCaseInlineMixin, admin.TabularInline):
+class DiagnosisInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, admin.TabularInline):
     model = Diagnosis
     extra = 0
 
 
-class DisputedItemInline(FinalCaseInlineMixin, admin.StackedInline):
+class DisputedItemInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, admin.StackedInline):
     model = DisputedItem
     extra = 0
     autocomplete_fields = ["category", "subcategory"]
+    readonly_fields = ITEM_DETERMINATION_FIELDS
     show_change_link = True
 
 
@@ -306,8 +344,10 @@ class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
         "reviewer",
         "remand_of",
     ]
-    # Dates and the closing reason are set by the workflow's services, never by hand.
+    # Dates and the closing reason are set by the workflow's services, never by hand; the summary
+    # is the reviewer's, written in the workspace.
     readonly_fields = [
+        "clinical_case_summary",
         "case_number",
         "status",
         "date_assigned",
@@ -388,7 +428,7 @@ class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
 
 
 @admin.register(Diagnosis)
-class DiagnosisAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
+class DiagnosisAdmin(AcceptedCaseLockMixin, AuditedAdmin):
     form = NotFinalCaseForm
     list_display = ["case", "position", "icd10_code", "description"]
     list_filter = []
@@ -397,15 +437,18 @@ class DiagnosisAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
     autocomplete_fields = ["case"]
 
 
-class CitationInline(FinalCaseInlineMixin, admin.TabularInline):
+class CitationInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Shown for reading: the claims administrator's are corrected on their own page, the review's never here."""
+
     model = Citation
     extra = 0
-    autocomplete_fields = ["guideline"]
+    fields = readonly_fields = ["role", "position", "guideline", "sections", "pages"]
 
 
 @admin.register(DisputedItem)
-class DisputedItemAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
+class DisputedItemAdmin(AcceptedCaseLockMixin, AuditedAdmin):
     form = NotFinalCaseForm
+    readonly_fields = ITEM_DETERMINATION_FIELDS
     list_display = ["case", "position", "request_text", "category", "ur_action", "decision"]
     list_filter = ["decision", "ur_action", "category"]
     search_fields = ["case__case_number", "request_text"]
@@ -415,7 +458,7 @@ class DisputedItemAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
 
 
 @admin.register(Citation)
-class CitationAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
+class CitationAdmin(AcceptedCaseLockMixin, AuditedAdmin):
     form = CitationForm
     list_display = ["item", "role", "guideline", "sections", "pages"]
     list_filter = ["role", "guideline__source"]
@@ -426,6 +469,10 @@ class CitationAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
     @staticmethod
     def case_of(citation) -> Case:
         return citation.item.case
+
+    def determination_final(self, obj) -> bool:
+        # The review's citations are the reviewer's: never changed or deleted here.
+        return super().determination_final(obj) or (obj is not None and obj.role == Citation.Role.REVIEW)
 
 
 @admin.register(CaseDocument)
@@ -495,3 +542,11 @@ class CaseNumberSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["year"]
     list_select_related = []
     autocomplete_fields = []
+
+
+@admin.register(DeterminationImport)
+class DeterminationImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "created_by", "created_at", "status", "processed", "imported", "skipped", "failed"]
+    list_filter = ["status"]
+    search_fields = ["created_by__username"]
+    list_select_related = ["created_by"]

@@ -16,6 +16,7 @@ from .models import (
     License,
     Organization,
     Provider,
+    Redaction,
     Reviewer,
     Specialty,
     TreatmentCategory,
@@ -33,6 +34,7 @@ for model in (
     License,
     Organization,
     Provider,
+    Redaction,
     Reviewer,
     Specialty,
     TreatmentCategory,
@@ -56,4 +58,25 @@ def record_access(instance, *, by, **details) -> None:
         actor=by,
         actor_email=getattr(by, "email", None) or None,
         additional_data=details or None,
+    )
+
+
+def record_bulk_created(instances, *, by) -> None:
+    """The history of rows written with bulk_create, which django-auditlog's signals never see."""
+    from auditlog.diff import model_instance_diff
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    LogEntry.objects.bulk_create(
+        LogEntry(
+            content_type=ContentType.objects.get_for_model(instance),  # cached per model
+            object_pk=str(instance.pk),
+            object_id=instance.pk,
+            object_repr=str(instance)[:255],
+            action=LogEntry.Action.CREATE,
+            changes=model_instance_diff(None, instance),
+            actor=by,
+            actor_email=getattr(by, "email", None) or None,
+        )
+        for instance in instances
     )

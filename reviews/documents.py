@@ -102,7 +102,29 @@ def pdf_page_count(file) -> int:
         file.seek(0)
     if pages < 1:
         raise ValidationError("is a PDF without any pages.", code="pdf_empty")
+    if pages > settings.IMR_MAX_DOCUMENT_PAGES:
+        raise _too_many_pages()
     return pages
+
+
+def _too_many_pages() -> ValidationError:
+    return ValidationError(
+        "has more than %(limit)s pages; split it into several documents.",
+        code="too_many_pages",
+        params={"limit": settings.IMR_MAX_DOCUMENT_PAGES},
+    )
+
+
+def _frames(image) -> int:
+    """Frames counted one by one up to the limit: Pillow's n_frames walks all of them first."""
+    count = 1
+    while count <= settings.IMR_MAX_DOCUMENT_PAGES:
+        try:
+            image.seek(count)
+        except EOFError:
+            return count
+        count += 1
+    raise _too_many_pages()
 
 
 def image_page_count(file) -> int:
@@ -115,7 +137,9 @@ def image_page_count(file) -> int:
                 image.verify()
             file.seek(0)
             with Image.open(file) as image:
-                frames = getattr(image, "n_frames", 1)
+                frames = _frames(image)
+    except ValidationError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValidationError("has too many pixels to display safely.", code="image_too_large") from None
     except Exception as exc:  # Pillow, like pypdf, raises many types on damaged input
@@ -130,8 +154,11 @@ def image_page_count(file) -> int:
 def check_upload(file) -> CheckedFile:
     """Accept a PDF, PNG, JPEG or TIFF within the size limit that opens cleanly; else ValidationError.
 
-    The messages complete a sentence that starts with the file's name ("scan.pdf is ...").
+    The messages complete a sentence that starts with the file's name ("scan.pdf is ..."). The
+    result is kept on the file, so the form's check and the service's run the work once.
     """
+    if (checked := getattr(file, "imr_checked", None)) is not None:
+        return checked
     size = file.size or 0
     if size == 0:
         raise ValidationError("is empty.", code="empty")
@@ -149,4 +176,7 @@ def check_upload(file) -> CheckedFile:
             params={"found": describe_content(_read_head(file)), "allowed": ALLOWED_LABEL},
         )
     pages = pdf_page_count(file) if content_type == "application/pdf" else image_page_count(file)
-    return CheckedFile(content_type=content_type, extension=ALLOWED_TYPES[content_type], size=size, page_count=pages)
+    file.imr_checked = CheckedFile(
+        content_type=content_type, extension=ALLOWED_TYPES[content_type], size=size, page_count=pages
+    )
+    return file.imr_checked

@@ -70,6 +70,7 @@ import csv
 import datetime as dt
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -118,6 +119,8 @@ ITEM_COLUMNS: dict[str, tuple[bool, str]] = {
     "remaining_part": (False, "the remaining portion the review decides; worked out when left blank"),
 }
 ITEM_COLUMN_RE = re.compile(r"^item_([0-9]{1,2})_(" + "|".join(ITEM_COLUMNS) + r")$")
+# The case columns and 99 item groups, with room to spare: a wider header is not a case file.
+MAX_COLUMNS = 2000
 
 # Organisation columns -> the kind of organisation they name.
 ORGANIZATION_COLUMNS = {
@@ -240,19 +243,27 @@ def _header_problems(header: list[str], *, raw: list[str]) -> list[str]:
     named = [name for name in header if name]
     if len(named) == 1 and any(sep in raw[0] for sep in (";", "\t")):
         return ["The columns are separated by semicolons or tabs: save the file as comma-separated CSV."]
+    if len(header) > MAX_COLUMNS:
+        return [f"The file has {len(header)} columns; a case takes at most {MAX_COLUMNS}."]
     reasons = []
-    if duplicates := sorted({name for name in named if named.count(name) > 1}):
-        reasons.append(f"Column(s) appearing twice: {', '.join(duplicates)}.")
-    if unknown := [name for name in named if name not in CASE_COLUMNS and not ITEM_COLUMN_RE.match(name)]:
-        reasons.append(f"Unknown column(s): {', '.join(unknown)} (compare with the sample file).")
-    missing = [name for name, (required, _) in CASE_COLUMNS.items() if required and name not in named]
-    groups = sorted({int(m.group(1)) for name in named if (m := ITEM_COLUMN_RE.match(name))}) or [1]
+    counts = Counter(named)  # linear: a header of thousands of columns is checked in milliseconds
+    if duplicates := sorted(name for name, n in counts.items() if n > 1):
+        reasons.append(f"Column(s) appearing twice: {_listed(duplicates)}.")
+    if unknown := [name for name in counts if name not in CASE_COLUMNS and not ITEM_COLUMN_RE.match(name)]:
+        reasons.append(f"Unknown column(s): {_listed(unknown)} (compare with the sample file).")
+    missing = [name for name, (required, _) in CASE_COLUMNS.items() if required and name not in counts]
+    groups = sorted({int(m.group(1)) for name in counts if (m := ITEM_COLUMN_RE.match(name))}) or [1]
     for n in groups:
         missing += [f"item_{n}_{f}" for f, (required, _) in ITEM_COLUMNS.items() if required]
-    missing = [name for name in missing if name not in named]
+    missing = [name for name in missing if name not in counts]
     if missing:
-        reasons.append(f"Missing column(s): {', '.join(missing)}.")
+        reasons.append(f"Missing column(s): {_listed(missing)}.")
     return reasons
+
+
+def _listed(names: list[str], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _cells(header: list[str], record: list[str]) -> tuple[dict[str, str], list[str]]:

@@ -1,8 +1,9 @@
 """The Final Determination letter, pure: a case in, HTML, text or PDF out (DESIGN.md section 7).
 
-Two layouts, as published: "2014" states the credentials in prose; "2016" adds the header grid
-and the "State(s) of Licensure" / "Certification(s)/Specialty" lines. Each letter records the
-layout it was rendered with, so an old letter re-renders as issued. The reviewer is never named.
+Two layouts, as published: "2014" states the credentials in prose; "2016" lists them in the
+"State(s) of Licensure" / "Certification(s)/Specialty" lines. Both open with the header grid.
+Each letter records the layout it was rendered with, so an old letter re-renders as issued.
+The reviewer is never named.
 """
 
 import contextlib
@@ -10,7 +11,7 @@ import functools
 import mimetypes
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -19,11 +20,10 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from . import redaction
 from .models import US_STATES, Case, Citation, DisputedItem
 
 LAYOUTS = ("2014", "2016")
-
-REDACTED = ""  # the published public copies simply leave the name out: "The listed diagnoses per  are:"
 
 
 @dataclass(frozen=True)
@@ -179,35 +179,29 @@ def item_lines(item: DisputedItem, layout: str) -> ItemLines:
 
 # Public copy.
 
-
-def _names_to_remove(case: Case) -> list[str]:
-    """Every name, number and party the public copy leaves out, longest first."""
-    people = [case.employee_name, case.requesting_provider.name]
-    organizations = [o.name for o in (case.employer, case.employee_attorney) if o]
-    if case.requesting_provider.group:
-        organizations.append(case.requesting_provider.group.name)
-    words = set()
-    for person in people:
-        full = re.sub(r"^(Dr\.?|Mr\.?|Mrs\.?|Ms\.?)\s+", "", person).split(",")[0]
-        words.add(full)
-        words.update(w for w in re.split(r"[\s-]+", full) if len(w) > 2)
-    terms = {*people, *organizations, case.claim_number, case.adj_number, *words} - {""}
-    return sorted(terms, key=len, reverse=True)
+# How the coordinator's preview names an item's lines (reviews.redaction finds the removals in each).
+ITEM_LINE_LABELS = {
+    "lead": "request",
+    "ca_guideline": "Claims Administrator guideline",
+    "review_guideline": "review guideline",
+    "rationale": "decision rationale",
+}
 
 
-def redact(text: str, terms: list[str]) -> str:
-    for term in terms:
-        text = re.sub(rf"(?<!\w){re.escape(term)}(?!\w)", REDACTED, text, flags=re.IGNORECASE)
-    return text
+def _public_item_lines(lines: ItemLines) -> dict[str, str]:
+    """Every text line of an item the public copy redacts: all but the decision word."""
+    texts = {f.name: getattr(lines, f.name) for f in fields(lines) if f.name != "decision"}
+    return {name: text for name, text in texts.items() if isinstance(text, str)}
 
 
-def public_scrubber(case: Case):
-    """A function printing a text of `case` as its public copy does: names, numbers and parties left out.
-
-    The case needs its employer, attorney and requesting provider with group (select_related).
-    """
-    terms = _names_to_remove(case)
-    return lambda text: redact(text, terms)
+def public_passages(case: Case, layout: str) -> list[tuple[str, str]]:
+    """The letter's texts that can name a party, labelled, in letter order: what the coordinator checks."""
+    passages = [(f"Document {n}, author", d.author) for n, d in enumerate(case.documents.all(), start=1) if d.author]
+    passages.append(("Clinical case summary", case.clinical_case_summary))
+    for item in case.items.all():
+        for name, text in _public_item_lines(item_lines(item, layout)).items():
+            passages.append((f"Item {item.position}, {ITEM_LINE_LABELS.get(name, name.replace('_', ' '))}", text))
+    return passages
 
 
 # Rendering.
@@ -217,30 +211,27 @@ def letter_context(*, case: Case, layout: str, public: bool = False) -> dict:
     """Everything the letter templates need; the reviewer appears only through their credentials."""
     if layout not in LAYOUTS:
         raise ValueError(f"Unknown letter layout {layout!r}; choose one of {', '.join(LAYOUTS)}.")
-    scrub = public_scrubber(case) if public else (lambda text: text)
+    scrub = redaction.redactor_for(case).apply if public else (lambda text: text)
     creds = credentials(case)
     items = []
     for item in case.items.all():
         lines = item_lines(item, layout)
-        items.append(
-            ItemLines(
-                lead=scrub(lines.lead),
-                decision=lines.decision,
-                ca_guideline=scrub(lines.ca_guideline),
-                review_guideline=scrub(lines.review_guideline),
-                rationale=scrub(lines.rationale),
-            )
-        )
+        items.append(replace(lines, **{name: scrub(text) for name, text in _public_item_lines(lines).items()}))
     documents = [
-        {"kind": d.get_kind_display(), "author": "" if public else d.author, "date": d.service_date}
+        # An author named only by a removed name is left out, with the comma before it.
+        {
+            "kind": d.get_kind_display(),
+            "author": scrub(d.author).strip(" ,;") if public else d.author,
+            "date": d.service_date,
+        }
         for d in case.documents.all()
     ]
     return {
         "case": case,
         "layout": layout,
         "public": public,
-        "organization_name": settings.IMR_ORGANIZATION_NAME,
-        "organization_short_name": settings.IMR_ORGANIZATION_SHORT_NAME,
+        "organization_name": case.issuing_organization or settings.IMR_ORGANIZATION_NAME,
+        "organization_short_name": case.issuing_organization_short or settings.IMR_ORGANIZATION_SHORT_NAME,
         "credentials": creds,
         "credentials_prose": credentials_prose(creds),
         "documents": documents,
@@ -252,7 +243,7 @@ def letter_context(*, case: Case, layout: str, public: bool = False) -> dict:
 def letter_queryset():
     """The case with everything the letter reads, in a fixed number of queries."""
     return Case.objects.select_related(
-        "reviewer", "employer", "employee_attorney", "requesting_provider__group"
+        "reviewer", "employer", "claims_administrator", "employee_attorney", "requesting_provider__group", "redaction"
     ).prefetch_related(
         "reviewer__certifications__specialty__parent",
         "reviewer__licenses",

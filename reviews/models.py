@@ -24,6 +24,23 @@ ICD10_RE = r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$"
 icd10_validator = RegexValidator(ICD10_RE, "Enter an ICD-10 code such as M51.26 (letter, two characters, dot, detail).")
 npi_validator = RegexValidator(r"^[0-9]{10}$", "An NPI is exactly ten digits.")
 
+
+def name_validator(value: str) -> None:
+    """Refuse control and formatting characters in a name: a right-to-left override can make a name
+    read differently on screen than it is stored. The joiners some scripts need stay allowed."""
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cf") and char not in "\u200c\u200d":
+            raise ValidationError(
+                "Remove the invisible control character (%(code)s) from this name.",
+                code="control_character",
+                params={"code": f"U+{ord(char):04X}"},
+            )
+
+
+# Free text bounds: several times the longest published letter's, so a paste gone wrong is refused.
+REQUEST_TEXT_MAX = 1000
+LONG_TEXT_MAX = 20_000
+
 US_STATES = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",
     "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia", "FL": "Florida", "GA": "Georgia",
@@ -159,7 +176,7 @@ class Organization(models.Model):
         LAW_FIRM = "law_firm", "Law firm"
 
     kind = models.CharField(max_length=24, choices=Kind.choices)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[name_validator])
     normalized_name = models.CharField(max_length=200, editable=False, db_index=True)
     email = models.EmailField(blank=True)
     address = models.TextField(blank=True)
@@ -198,7 +215,7 @@ class Organization(models.Model):
 class Provider(models.Model):
     """A requesting or treating physician."""
 
-    name = models.CharField(max_length=160)
+    name = models.CharField(max_length=160, validators=[name_validator])
     specialty = models.ForeignKey(Specialty, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     npi = models.CharField("NPI", max_length=10, blank=True, validators=[npi_validator])
     group = models.ForeignKey(
@@ -239,7 +256,9 @@ class Affiliation(models.Model):
         Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="affiliations"
     )
     provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.CASCADE, related_name="affiliations")
-    employee_name = models.CharField(max_length=160, blank=True, help_text="For family ties or prior treatment.")
+    employee_name = models.CharField(
+        max_length=160, blank=True, validators=[name_validator], help_text="For family ties or prior treatment."
+    )
     employee_birth_date = models.DateField(null=True, blank=True)
     note = models.CharField(max_length=240, blank=True)
     declared_on = models.DateField(auto_now_add=True)
@@ -322,6 +341,8 @@ S = CaseStatus
 CLOSED_STATUSES = [S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED]
 BEFORE_ISSUE = [s for s in CaseStatus if s not in (S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED)]
 WITH_REVIEWER = [S.ASSIGNED, S.ACCEPTED, S.IN_REVIEW, S.RETURNED]
+# From the reviewer's acceptance on, the items and diagnoses they decide on are theirs to rely on.
+ACCEPTED_BY_REVIEWER = [S.ACCEPTED, S.IN_REVIEW, S.SUBMITTED, S.RETURNED, S.APPROVED, S.ISSUED]
 
 
 class CaseQuerySet(models.QuerySet):
@@ -450,7 +471,7 @@ class Case(FSMModelMixin, models.Model):
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.STANDARD)
     status = FSMField(max_length=24, choices=Status.choices, default=Status.RECEIVED, protected=True)
 
-    employee_name = models.CharField(max_length=160)
+    employee_name = models.CharField(max_length=160, validators=[name_validator])
     employee_birth_date = models.DateField(null=True, blank=True)
     employee_sex = models.CharField(max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     claim_number = models.CharField(max_length=40, db_index=True)
@@ -493,7 +514,7 @@ class Case(FSMModelMixin, models.Model):
     records_complete_date = models.DateField(null=True, blank=True)
     decision_due_date = models.DateField(null=True, blank=True, db_index=True)
     decision_date = models.DateField(null=True, blank=True)
-    closed_reason = models.TextField(blank=True)
+    closed_reason = models.TextField(blank=True, max_length=2000)
     # Set by the deadline sweep, so each case is announced once as due soon and once as overdue.
     due_soon_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     overdue_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -507,10 +528,17 @@ class Case(FSMModelMixin, models.Model):
         related_name="remands",
         help_text="The earlier case this one re-reviews; its reviewer may not review this one.",
     )
-    clinical_case_summary = models.TextField(blank=True)
+    clinical_case_summary = models.TextField(blank=True, max_length=LONG_TEXT_MAX)
     # Bumped on every save of the summary: a save made from an older copy is refused, not merged.
     summary_version = models.PositiveIntegerField(default=0, editable=False)
-    qa_comments = models.TextField("Quality review comments", blank=True, help_text="Shown to the reviewer on return.")
+    qa_comments = models.TextField(
+        "Quality review comments", blank=True, max_length=LONG_TEXT_MAX, help_text="Shown to the reviewer on return."
+    )
+    # A published determination imported as a historical case (DESIGN.md section 8): where it came
+    # from, and the organisation that issued it, which its letter names instead of ours.
+    imported_from = models.CharField(max_length=255, blank=True, editable=False)
+    issuing_organization = models.CharField(max_length=200, blank=True, editable=False)
+    issuing_organization_short = models.CharField(max_length=80, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -740,7 +768,7 @@ class DisputedItemQuerySet(models.QuerySet):
 
         On PostgreSQL `words` is a web-search query (every word, "a phrase", or, -word) on the stored
         search vector: the request and its remaining portion weigh more than the rationale (migration
-        0009 keeps the vector current). A request whose words are trigram-similar to `words` also
+        0012 keeps the vector current). A request whose words are trigram-similar to `words` also
         matches when `words` is one word (pg_trgm word similarity, reviews.precedents.WORD_SIMILARITY_THRESHOLD),
         so "tramodol" finds Tramadol; a phrase is matched by its words only, as trigrams of several words
         find little more and cost a great deal more over 100,000 items.
@@ -815,17 +843,20 @@ class DisputedItemQuerySet(models.QuerySet):
         return items.values_list("pk", "found")
 
     def for_precedent_results(self, *, words: str = ""):
-        """Rows of result pages (filter them by the ids of ranked()), 2 queries whatever their number.
+        """Rows of result pages (filter them by the ids of ranked()), 3 queries whatever their number.
 
-        Each row has its case with the parties the public copy leaves out (select_related), the review's
-        citations (prefetched), and `headline`: on PostgreSQL the rationale's best passages with the
-        matched words between MATCH_START and MATCH_END (ts_headline); elsewhere "" and
-        reviews.precedents cuts the excerpt.
+        Each row has its case with the parties the public copy leaves out (select_related) and all its
+        items (prefetched, for reviews.redaction), the review's citations (prefetched), and `headline`:
+        on PostgreSQL the rationale's best passages with the matched words between MATCH_START and
+        MATCH_END (ts_headline); elsewhere "" and reviews.precedents cuts the excerpt.
         """
         items = self.select_related(
+            # What reviews.redaction reads to print the texts as the public copy does.
             "case__employer",
+            "case__claims_administrator",
             "case__employee_attorney",
             "case__requesting_provider__group",
+            "case__redaction",
             "category",
             "subcategory",
         ).prefetch_related(
@@ -833,7 +864,8 @@ class DisputedItemQuerySet(models.QuerySet):
                 "citations",
                 queryset=Citation.objects.filter(role=Citation.Role.REVIEW).select_related("guideline"),
                 to_attr="review_citations",
-            )
+            ),
+            "case__items",  # the redaction reads every text of the case for its vocabulary
         )
         words = words.strip()
         if not words or connections[self.db].vendor != "postgresql":
@@ -906,7 +938,9 @@ class DisputedItem(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="items")
     position = models.PositiveSmallIntegerField()
-    request_text = models.TextField(help_text="As written on the request for authorisation.")
+    request_text = models.TextField(
+        max_length=REQUEST_TEXT_MAX, help_text="As written on the request for authorisation."
+    )
     category = models.ForeignKey(
         TreatmentCategory, on_delete=models.PROTECT, related_name="items", limit_choices_to={"parent__isnull": True}
     )
@@ -922,7 +956,9 @@ class DisputedItem(models.Model):
     side = models.CharField(max_length=10, choices=Side.choices, blank=True, default=Side.NONE)
     spinal_level = models.CharField(max_length=40, blank=True, help_text="e.g. L4-5, L5-S1")
     ur_action = models.CharField("UR action", max_length=10, choices=URAction.choices)
-    authorized_part = models.TextField(blank=True, help_text="What UR authorised, when it modified the request.")
+    authorized_part = models.TextField(
+        blank=True, max_length=REQUEST_TEXT_MAX, help_text="What UR authorised, when it modified the request."
+    )
     eligible_scope = models.CharField(
         "IMR-eligible part",
         max_length=10,
@@ -933,6 +969,7 @@ class DisputedItem(models.Model):
     remaining_part = models.TextField(
         "Remaining portion",
         blank=True,
+        max_length=REQUEST_TEXT_MAX,
         help_text="The remaining IMR-eligible portion of the original request, which the review decides.",
     )
 
@@ -940,19 +977,21 @@ class DisputedItem(models.Model):
     ca_cited_no_evidence = models.BooleanField("Claims administrator did not cite any medical evidence", default=False)
     review_cited_no_evidence = models.BooleanField("The review cites no medical evidence", default=False)
     internal_note = models.TextField(
-        blank=True, help_text="The reviewer's note to quality review; never printed in the letter."
+        max_length=LONG_TEXT_MAX,
+        blank=True,
+        help_text="The reviewer's note to quality review; never printed in the letter.",
     )
-    rationale = models.TextField("Decision rationale", blank=True)
+    rationale = models.TextField("Decision rationale", blank=True, max_length=LONG_TEXT_MAX)
     # Bumped on every save of the panel (decision, guidelines, rationale): stale saves are refused.
     version = models.PositiveIntegerField(default=0, editable=False)
     # The precedent search's words: the request and its remaining portion (weight A) and the rationale
     # (weight B), written by a PostgreSQL trigger on every insert or update of those texts, whichever
-    # code writes them (services, admin, importer, bulk writes). Migration 0009 adds the trigger and
+    # code writes them (services, admin, importer, bulk writes). Migration 0012 adds the trigger and
     # its GIN index on PostgreSQL; on SQLite the column stays empty and the search reads the texts.
     search_vector = SearchVectorField(null=True, editable=False)
     # The decision date of the item's case once the case is issued, else empty: on PostgreSQL the
     # precedent library filters and sorts on it without joining the cases. PostgreSQL triggers
-    # (migration 0009) copy it from the case on every write of the item (a stale value an instance
+    # (migration 0012) copy it from the case on every write of the item (a stale value an instance
     # carries is never what is stored) and of the case's status or decision date. Empty on SQLite.
     published_on = models.DateField(null=True, editable=False)
 
@@ -1018,7 +1057,9 @@ class DisputedItem(models.Model):
             errors["eligible_scope"] = "Say what the review decides: the remaining portion or the original request."
         elif not modified and self.eligible_scope:
             errors["eligible_scope"] = "Only a modified request has a remaining portion."
-        if self.eligible_scope == self.EligibleScope.REMAINING and not self.remaining_part.strip():
+        if "authorized_part" in errors:
+            pass  # the remaining portion is worked out from the authorised part: one error at a time
+        elif self.eligible_scope == self.EligibleScope.REMAINING and not self.remaining_part.strip():
             errors["remaining_part"] = "Write the remaining portion of the original request that the review decides."
         elif self.remaining_part.strip() and self.eligible_scope != self.EligibleScope.REMAINING:
             errors["remaining_part"] = "Leave this empty unless the review decides a remaining portion."
@@ -1138,7 +1179,7 @@ class CaseDocument(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="documents")
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    author = models.CharField(max_length=160, blank=True)
+    author = models.CharField(max_length=160, blank=True, validators=[name_validator])
     service_date = models.DateField("Date of service", null=True, blank=True)
     submitted_by = models.CharField(max_length=10, choices=SubmittedBy.choices)
     received_at = models.DateTimeField()
@@ -1182,6 +1223,10 @@ class CaseExclusion(models.Model):
 
 
 class CaseEventQuerySet(models.QuerySet):
+    def submissions(self):
+        """The moves into submitted: a document added while a case waits records an event from submitted too."""
+        return self.filter(to_status=S.SUBMITTED).exclude(from_status=S.SUBMITTED)
+
     def update(self, **kwargs):
         raise TypeError("Case events are append-only.")
 
@@ -1268,6 +1313,35 @@ class Letter(models.Model):
         return f"{self.case} v{self.version} {self.get_kind_display()}"
 
 
+class Redaction(models.Model):
+    """Quality review's choices for a case's public copy, and their confirmation (reviews.redaction proposes).
+
+    A confirmation holds for the texts and removals it was given (`confirmed_digest`): a change by the
+    reviewer or here asks for another before approval. The letter task applies exactly these choices.
+    """
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="redaction")
+    kept = models.JSONField(default=list, blank=True, help_text="Proposed removals undone: kept in the public copy.")
+    added = models.JSONField(default=list, blank=True, help_text="Text removed besides the proposals.")
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_digest = models.CharField(max_length=64, blank=True, help_text="The texts and removals confirmed.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confirmed_at__isnull=True, confirmed_by__isnull=True, confirmed_digest="")
+                | (Q(confirmed_at__isnull=False, confirmed_by__isnull=False) & ~Q(confirmed_digest="")),
+                name="redaction_confirmed_with_who_when_what",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.case} public copy"
+
+
 class LetterDelivery(models.Model):
     """One service of a letter on a party: who, how and when."""
 
@@ -1298,3 +1372,36 @@ class CaseNumberSequence(models.Model):
 
     def __str__(self):
         return f"{self.year}: {self.last_value}"
+
+
+class DeterminationImport(models.Model):
+    """A batch of published determinations uploaded by a coordinator, imported by a Celery task."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    update = models.BooleanField(default=False, help_text="Replace determinations imported before.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    files = models.JSONField(default=list, help_text="Storage names of the uploaded files, in upload order.")
+    processed = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    replaced = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # One row per file that was not imported: {"file", "status", "reason"}.
+    problems = models.JSONField(default=list)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Import #{self.pk} ({len(self.files)} files, {self.get_status_display().lower()})"
+
+    @property
+    def percent(self) -> int:
+        return 100 * self.processed // len(self.files) if self.files else 100

@@ -7,8 +7,9 @@ from django.core.paginator import Page, Paginator
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from .letters import guideline_line, public_scrubber
+from .letters import guideline_line
 from .models import MATCH_END, MATCH_START, DisputedItem
+from .redaction import redactor_for
 
 EXCERPT_CHARS = 260
 # pg_trgm's word similarity above which a request matches the words searched for. Its default, 0.6,
@@ -88,7 +89,7 @@ def precedent_rows(items, *, words: str) -> list[Precedent]:
     """
     rows = []
     for item in items:
-        scrub = public_scrubber(item.case)
+        scrub = redactor_for(item.case).apply  # the coordinator's confirmed removals, as in the letter
         citations = [] if item.review_cited_no_evidence else item.review_citations
         citation = guideline_line(citations, layout="2016", who="Expert Reviewer", none_text=NO_EVIDENCE)
         excerpt = item.headline or _excerpt(item.rationale, words)

@@ -7,7 +7,7 @@ from django.db import OperationalError, transaction
 
 from .models import Case
 from .services import letters as letter_services
-from .services import notifications
+from .services import notifications, published_import
 
 TRANSIENT = (SMTPException, ConnectionError, TimeoutError, OperationalError)
 
@@ -56,3 +56,9 @@ def letter_render(self, letter_id: int) -> None:
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5, time_limit=120)
 def letter_serve(letter_id: int) -> None:
     letter_services.letter_serve(letter_id=letter_id)
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3540)
+def determinations_import(batch_id: int) -> None:
+    """Import a coordinator's batch of published determinations; resumes where a killed run stopped."""
+    published_import.determination_batch_run(batch_id=batch_id)

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path, register_converter
 
-from .views import cases, casework, documents, home, imports, intake, letters, precedents, quality, review
+from .views import cases, casework, documents, home, imports, intake, letters, precedents, public_copy, quality, review
 
 
 class CaseNumberConverter:
@@ -25,6 +25,8 @@ urlpatterns = [
     path("", home.home, name="home"),
     path("cases/", cases.case_list, name="case_list"),
     path("cases/import/", imports.case_import, name="case_import"),
+    path("imports/determinations/", imports.determination_import, name="determination_import"),
+    path("imports/determinations/<int:batch_id>/", imports.determination_batch, name="determination_batch"),
     path("cases/new/", intake.case_intake, name="case_intake"),
     path("cases/qa/", quality.qa_list, name="qa_list"),
     path("organizations/search/", intake.organization_search, name="organization_search"),
@@ -37,6 +39,12 @@ urlpatterns = [
     path("cases/<case:case_number>/qa/", quality.case_qa, name="case_qa"),
     path("cases/<case:case_number>/qa/return/", quality.case_qa_return, name="case_qa_return"),
     path("cases/<case:case_number>/qa/approve/", quality.case_qa_approve, name="case_qa_approve"),
+    path("cases/<case:case_number>/qa/public-copy/", public_copy.case_public_copy, name="case_public_copy"),
+    path("cases/<case:case_number>/qa/public-copy/remove/", public_copy.public_copy_remove, name="public_copy_remove"),
+    path("cases/<case:case_number>/qa/public-copy/keep/", public_copy.public_copy_keep, name="public_copy_keep"),
+    path(
+        "cases/<case:case_number>/qa/public-copy/confirm/", public_copy.public_copy_confirm, name="public_copy_confirm"
+    ),
     path("cases/<case:case_number>/letters/", letters.case_letters, name="case_letters"),
     re_path(
         r"^cases/(?P<case_number>CM[0-9]{2}-[0-9]{7})/letters/v(?P<version>[0-9]+)/(?P<kind>final|public)\.(?P<fmt>pdf|txt)$",

@@ -84,6 +84,7 @@ def queued(monkeypatch):
         "send_deadline_digest",
         "letter_render",
         "letter_serve",
+        "determinations_import",
     ):
         task = getattr(tasks, name)
         monkeypatch.setattr(task, "delay", lambda *args, _name=name, **kwargs: calls.append((_name, args)))

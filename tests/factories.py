@@ -216,3 +216,12 @@ class CaseDocumentFactory(factory.django.DjangoModelFactory):
     content_type = "application/pdf"
     size = 1024
     page_count = 3
+
+
+def confirm_public_copy(case, *, by):
+    """Quality review confirms the proposed public copy as it stands, as it must before approving."""
+    from reviews import services
+    from reviews.letters import letter_queryset
+
+    public_copy = services.public_copy_of(letter_queryset().get(pk=case.pk))
+    return services.public_copy_confirm(case=case, by=by, digest=public_copy.digest)

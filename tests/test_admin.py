@@ -41,6 +41,7 @@ READ_ONLY = {
     "reviews.CaseDocument",
     "reviews.Letter",
     "reviews.LetterDelivery",
+    "reviews.DeterminationImport",
 }
 
 EXAMPLE_ITEM = "Additional occupational therapy 2x6 weeks (12 sessions) low back, right shoulder, right wrist"

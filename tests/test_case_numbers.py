@@ -166,3 +166,44 @@ def test_twenty_intakes_at_once_get_twenty_distinct_consecutive_numbers(today):
     assert sorted(numbers) == [f"CM27-{n:07d}" for n in range(1, INTAKES + 1)]
     assert Case.objects.filter(case_number__startswith="CM27-").count() == INTAKES
     assert CaseNumberSequence.objects.get(year=2027).last_value == INTAKES
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: SQLite serialises all writers, so it cannot show the race (set DATABASE_URL)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_three_intakes_of_one_dispute_at_once_make_one_case_and_two_refusals():
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import TreatmentCategoryFactory
+
+    Group.objects.get_or_create(name=COORDINATORS)
+    coordinator_id = UserFactory(username="alice", groups=[COORDINATORS]).pk
+    category = TreatmentCategoryFactory(name="Rehabilitation")
+    fields = intake_fields(
+        items=[{"request_text": "Physical therapy 2x6", "category": category, "ur_action": "denied"}]
+    )
+    barrier = threading.Barrier(3)
+    outcomes: list[str] = []
+
+    def intake():
+        try:
+            by = get_user_model().objects.get(pk=coordinator_id)
+            barrier.wait(timeout=30)
+            services.case_create(by=by, **fields)
+            outcomes.append("created")
+        except ValidationError as error:
+            outcomes.append(error.error_list[0].code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=intake) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["created", "duplicate_dispute", "duplicate_dispute"]
+    assert Case.objects.filter(claim_number="CLM-000123").count() == 1

@@ -13,7 +13,7 @@ from pypdf import PdfWriter
 
 from reviews import services
 from reviews.models import Case, CaseDocument, CaseEvent
-from tests.factories import CaseFactory
+from tests.factories import CaseFactory, confirm_public_copy
 
 UPLOAD_DETAILS = {
     "kind": CaseDocument.Kind.PROGRESS_REPORT,
@@ -305,6 +305,7 @@ def test_a_closed_case_takes_no_documents(client, coordinator, case, private_med
 
 
 def test_an_approved_case_takes_no_documents_its_letter_lists_what_the_reviewer_saw(coordinator, submitted_case):
+    confirm_public_copy(submitted_case, by=coordinator)
     case = services.case_approve(case=submitted_case, by=coordinator)
     with pytest.raises(ValidationError, match="is approved; it takes no documents"):
         services.document_add(
@@ -376,7 +377,7 @@ def test_a_coordinator_opens_a_document_inline_with_private_headers(client, coor
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == 'inline; filename="progress report.pdf"'
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert response["Cache-Control"] == "private, no-store"
+    assert response["Cache-Control"] == "no-store, private"
     document.refresh_from_db()
     assert document.first_opened_at is None  # only the assigned reviewer's opening counts
 

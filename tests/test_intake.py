@@ -492,3 +492,18 @@ def test_the_autocomplete_is_for_coordinators_only(client, reviewer, url):
 def test_the_autocomplete_answers_only_get(client, coordinator, url):
     client.force_login(coordinator)
     assert client.post(url).status_code == 405
+
+
+def test_an_intake_of_an_open_dispute_asks_for_confirmation_then_creates_a_second_case(client, coordinator, categories):
+    client.force_login(coordinator)
+    client.post(URL, valid_data(categories))
+    first = Case.objects.get()
+
+    refused = client.post(URL, valid_data(categories))
+    assert refused.status_code == 400 and Case.objects.count() == 1
+    html = refused.content.decode()
+    assert f"{first.case_number} is open for the same claim, UR decision date and request." in html
+    assert 'name="confirm_duplicate"' in html
+
+    confirmed = client.post(URL, valid_data(categories, confirm_duplicate="on"))
+    assert confirmed.status_code == 302 and Case.objects.count() == 2

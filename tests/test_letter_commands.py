@@ -23,7 +23,7 @@ def test_render_letter_writes_the_text_with_the_organisation_from_the_environmen
         "render_letter", example.case_number, "--layout", "2014", "--public", "-o", str(out), stderr=StringIO()
     )
     text = out.read_text()
-    assert text.startswith("HOW THE IMR FINAL DETERMINATION WAS MADE")
+    assert text.startswith(f"Case Number:          {example.case_number}\n")
     assert "MAXIMUS guideline: Decision based on MTUS" in text
     assert "Linda Marsh" not in text
     assert list(example.letters.values_list("pk", "status")) == letters_before  # rendered, not stored

@@ -228,15 +228,15 @@ def test_the_statistics_count_the_share_overturned_by_category_guideline_and_spe
     assert rows("specialty") == [("Physical Medicine and Rehabilitation", 5, 3), ("Pain Medicine", 2, 1)]
 
 
-def test_a_page_of_results_costs_three_queries_and_the_statistics_three_however_many_precedents(
+def test_a_page_of_results_costs_four_queries_and_the_statistics_three_however_many_precedents(
     reviewer, odg, django_assert_num_queries
 ):
     for n in range(25):
         decided(f"Acupuncture {n} sessions", reviewer=reviewer, guideline=odg)
     items = DisputedItem.objects.precedents(words="acupuncture")
     # The ranked ids with the number found (1); their rows with case, parties, categories (1); the
-    # review's citations (1).
-    with django_assert_num_queries(3):
+    # review's citations (1); their cases' items, which the public copy's redaction reads (1).
+    with django_assert_num_queries(4):
         rows, found = ranked_rows(items, words="acupuncture", start=20, stop=40)
         assert [len(r.review_citations) for r in rows] == [1] * 5 and found == 25
     # One GROUP BY each: categories, guidelines, specialties.
@@ -333,9 +333,9 @@ def test_with_nothing_asked_the_page_lists_the_newest_decisions_without_counting
     for day in range(1, 26):
         decided(f"Acupuncture {day} sessions", reviewer=reviewer, on=dt.date(2026, 1, day))
     client.force_login(reviewer.user)
-    # Session, user, groups, reviewer (4); the newest ids (1), their rows (1) and citations (1); the
-    # filter's choices (4). No count, no chart.
-    with django_assert_num_queries(11):
+    # Session, user, groups, reviewer (4); the newest ids (1), their rows (1), citations (1) and cases'
+    # items (1); the filter's choices (4). No count, no chart.
+    with django_assert_num_queries(12):
         response = client.get(SEARCH)
 
     page = response.content.decode()
@@ -371,10 +371,10 @@ def test_the_search_page_costs_the_same_queries_with_3_or_30_precedents(
     for i in range(n):
         decided(f"Acupuncture {i} sessions", reviewer=reviewer, guideline=odg, subcategory="Acupuncture")
     client.force_login(reviewer.user)
-    # Session, user, groups, reviewer (4); the ranked ids with the number found (1), their rows (1)
-    # and citations (1); the chart's three groups (3); the filter's choices: categories,
-    # subcategories, guidelines, specialties (4).
-    with django_assert_num_queries(14):
+    # Session, user, groups, reviewer (4); the ranked ids with the number found (1), their rows (1),
+    # citations (1) and cases' items (1); the chart's three groups (3); the filter's choices:
+    # categories, subcategories, guidelines, specialties (4).
+    with django_assert_num_queries(15):
         response = client.get(SEARCH, {"q": "acupuncture"})
     assert response.status_code == 200
 
@@ -507,6 +507,7 @@ def test_the_panel_costs_the_same_queries_with_2_or_20_precedents(
     client.force_login(reviewer.user)
     url, params = panel_url(in_review, item=1)
     # Session, user, groups, reviewer (4); the case (1) and its items (1); the category asked for (1);
-    # the ranked ids with the number found (1), their rows (1) and citations (1); the category choices (1).
-    with django_assert_num_queries(11):
+    # the ranked ids with the number found (1), their rows (1), citations (1) and cases' items (1);
+    # the category choices (1).
+    with django_assert_num_queries(12):
         assert client.get(url, params).status_code == 200

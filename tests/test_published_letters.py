@@ -1,6 +1,6 @@
 """Every published determination, entered as a coordinator and a reviewer would, comes out as published.
 
-Each letter of tests/fixtures/letters (copies of shared/examples/letters) is read with
+Each letter of reviews/fixtures/published (copies of shared/examples/letters) is read with
 reviews.published, then entered through the services the pages use: intake with the items and
 the claims administrator's citations, eligibility, records, assignment, the reviewer's summary,
 decisions, citations and rationales, submission and approval. Its public copy in the 2016
@@ -19,7 +19,7 @@ import pytest
 from django.utils import timezone
 
 from reviews import letters, published, services
-from reviews.management.commands.seed_demo import GUIDELINES
+from reviews.management.commands.seed_demo import GUIDELINES, PUBLISHED_EXAMPLES
 from reviews.models import US_STATES, Case, Guideline, Specialty
 from tests.factories import (
     BoardCertificationFactory,
@@ -29,9 +29,10 @@ from tests.factories import (
     ReviewerFactory,
     TreatmentCategoryFactory,
     UserFactory,
+    confirm_public_copy,
 )
 
-FOLDERS = [Path(__file__).resolve().parent / "fixtures" / "letters"]
+FOLDERS = [PUBLISHED_EXAMPLES]
 if extra := os.environ.get("IMR_PUBLISHED_LETTERS"):
     FOLDERS.append(Path(extra))
 LETTERS = sorted(path for folder in FOLDERS for path in folder.glob("*.txt"))
@@ -141,6 +142,7 @@ def enter(letter: published.PublishedLetter, coordinator) -> Case:
             internal_note="",
         )
     services.case_submit(case=case, by=reviewer.user)
+    confirm_public_copy(case, by=coordinator)  # the proposals as they stand, as quality review confirms them
     services.case_approve(case=case, by=coordinator)
     # The published letter's own number and dates, where the services gave today's.
     Case.objects.filter(pk=case.pk).update(

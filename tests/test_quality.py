@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from reviews import services
+from reviews import letters, services
 from reviews.models import Case, CaseDocument, CaseEvent, Citation, Diagnosis, DisputedItem
 from reviews.views import quality
 from tests.factories import (
@@ -19,6 +19,7 @@ from tests.factories import (
     CoordinatorFactory,
     DiagnosisFactory,
     DisputedItemFactory,
+    confirm_public_copy,
 )
 
 S, P = Case.Status, Case.Priority
@@ -172,6 +173,7 @@ def test_the_qa_page_costs_the_same_queries_however_long_the_determination(
 
 
 def test_the_qa_page_of_an_approved_case_shows_it_final_without_actions(client, coordinator, submitted_case):
+    confirm_public_copy(submitted_case, by=coordinator)
     services.case_approve(case=submitted_case, by=coordinator)
     client.force_login(coordinator)
 
@@ -228,6 +230,7 @@ def test_returning_without_comments_is_refused_in_place(client, coordinator, sub
 
 
 def test_returning_a_case_already_approved_says_someone_else_acted_first(client, coordinator, submitted_case):
+    confirm_public_copy(submitted_case, by=coordinator)
     services.case_approve(case=submitted_case, by=CoordinatorFactory(username="dora"))
     client.force_login(coordinator)
 
@@ -243,6 +246,7 @@ def test_returning_a_case_already_approved_says_someone_else_acted_first(client,
 
 
 def test_approving_makes_the_determination_final_with_today_as_decision_date(client, coordinator, submitted_case):
+    confirm_public_copy(submitted_case, by=coordinator)
     client.force_login(coordinator)
 
     response = client.post(_url(submitted_case, "approve"), follow=True)
@@ -257,6 +261,7 @@ def test_approving_makes_the_determination_final_with_today_as_decision_date(cli
 
 
 def test_approving_a_case_already_approved_says_someone_else_acted_first(client, coordinator, submitted_case):
+    confirm_public_copy(submitted_case, by=coordinator)
     client.force_login(coordinator)
     client.post(_url(submitted_case, "approve"))
 
@@ -280,6 +285,7 @@ def test_a_coordinator_acting_in_the_same_instant_as_another_is_told_and_changes
         return case
 
     monkeypatch.setattr(quality, "get_case_for_coordinator", fetch_then_another_coordinator_approves)
+    confirm_public_copy(submitted_case, by=coordinator)
     client.force_login(coordinator)
 
     response = client.post(_url(submitted_case, action), data)
@@ -361,6 +367,7 @@ def test_an_unknown_case_number_is_404(client, coordinator):
 def final_case(request, coordinator, submitted_case):
     """The submitted case, approved; or issued, as the letter service will leave it (not written yet)."""
     DiagnosisFactory(case=submitted_case, position=1)
+    confirm_public_copy(submitted_case, by=coordinator)
     case = services.case_approve(case=submitted_case, by=coordinator)
     if request.param == S.ISSUED:
         Case.objects.filter(pk=case.pk).update(status=S.ISSUED)
@@ -491,19 +498,25 @@ def test_the_admin_case_page_of_a_final_case_has_no_field_to_edit_in_any_inline(
     assert permissions == dict.fromkeys(["diagnosis", "disputeditem", "casedocument", "caseevent"], (False,) * 3)
 
 
-@pytest.mark.parametrize("record", RECORDS)
-def test_the_admin_edits_the_determination_before_approval(client, admin_user, submitted_case, record):
+@pytest.mark.parametrize(
+    ("record", "editable"),
+    [("case", True), ("document", True), ("item", False), ("citation", False), ("diagnosis", False)],
+)
+def test_after_acceptance_the_admin_edits_the_case_and_its_documents_but_not_what_the_reviewer_decides_on(
+    client, admin_user, submitted_case, record, editable
+):
     DiagnosisFactory(case=submitted_case, position=1)
     obj = determination_records(submitted_case)[record]
     client.force_login(admin_user)
 
     html = client.get(admin_change_url(obj)).content.decode()
 
-    assert 'name="_save"' in html
+    assert ('name="_save"' in html) is editable
+    assert 'name="clinical_case_summary"' not in html and 'name="rationale"' not in html
 
 
-def test_the_admin_saves_a_diagnosis_of_a_submitted_case(client, admin_user, submitted_case):
-    diagnosis = DiagnosisFactory(case=submitted_case, position=1)
+def test_the_admin_refuses_to_change_a_diagnosis_once_the_reviewer_accepted(client, admin_user, submitted_case):
+    diagnosis = DiagnosisFactory(case=submitted_case, position=1, description="Lumbar radiculopathy")
     client.force_login(admin_user)
 
     response = client.post(
@@ -511,9 +524,59 @@ def test_the_admin_saves_a_diagnosis_of_a_submitted_case(client, admin_user, sub
         {"case": submitted_case.pk, "position": 1, "icd10_code": "M54.5", "description": "Low back pain"},
     )
 
-    assert response.status_code == 302
+    assert response.status_code == 403
     diagnosis.refresh_from_db()
-    assert diagnosis.description == "Low back pain"
+    assert diagnosis.description == "Lumbar radiculopathy"
+
+
+@pytest.mark.parametrize("user", ["coordinator", "admin_user"])
+def test_neither_a_coordinator_nor_a_superuser_can_write_the_determination_in_the_admin(
+    client, request, submitted_case, coordinator, user
+):
+    """The High finding: through /admin/ a coordinator rewrote the decision, the rationale, the summary,
+    added and deleted records, then approved. Every one of those now leaves the reviewer's words."""
+    actor = request.getfixturevalue(user)
+    diagnosis = DiagnosisFactory(case=submitted_case, position=1)
+    item = submitted_case.items.get()
+    reviewer_words = (submitted_case.clinical_case_summary, item.decision, item.rationale)
+    client.force_login(actor)
+
+    client.post(admin_change_url(item), {**EDITS["item"], "case": submitted_case.pk, "position": 1})
+    client.post(admin_change_url(submitted_case), EDITS["case"])
+    added = client.post(
+        reverse("admin:reviews_disputeditem_add"),
+        {
+            "case": submitted_case.pk,
+            "position": 2,
+            "request_text": "Fabricated",
+            "category": item.category_id,
+            "ur_action": "denied",
+            "decision": "overturned",
+            "rationale": "Fabricated",
+            "citations-TOTAL_FORMS": 0,
+            "citations-INITIAL_FORMS": 0,
+        },
+    )
+    deleted = client.post(admin_delete_url(diagnosis), {"post": "yes"})
+    review_citation = item.citations.get()
+    client.post(admin_delete_url(review_citation), {"post": "yes"})
+
+    assert added.status_code == 200 and "change only through the workflow" in added.content.decode()
+    assert deleted.status_code == 403
+    case = Case.objects.get(pk=submitted_case.pk)
+    item.refresh_from_db()
+    assert (case.clinical_case_summary, item.decision, item.rationale) == reviewer_words
+    assert (
+        case.items.count() == 1
+        and case.diagnoses.count() == 1
+        and item.citations.filter(pk=review_citation.pk).exists()
+    )
+
+    confirm_public_copy(case, by=coordinator)
+    case = services.case_approve(case=case, by=coordinator)
+    text = letters.render_letter(case=letters.letter_queryset().get(pk=case.pk), fmt="text")
+    assert "Rewritten in the admin" not in text and "Fabricated" not in text
+    assert reviewer_words[2] in " ".join(text.split())
 
 
 @pytest.mark.parametrize(
@@ -552,7 +615,7 @@ def test_the_admin_adds_nothing_to_the_determination_of_a_final_case(client, adm
     response = client.post(reverse(f"admin:reviews_{model._meta.model_name}_add"), data(final_case))
 
     assert response.status_code == 200
-    assert "its determination can no longer change." in response.content.decode()
+    assert "change only through the workflow." in response.content.decode()
     assert model.objects.count() == before
 
 

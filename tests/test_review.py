@@ -19,6 +19,7 @@ from tests.factories import (
     GuidelineFactory,
     OrganizationFactory,
     UserFactory,
+    confirm_public_copy,
 )
 
 S = Case.Status
@@ -691,6 +692,7 @@ def test_a_complete_review_is_submitted_and_becomes_read_only(client, reviewer, 
 def test_an_approved_determination_is_read_only_in_the_workspace(client, reviewer, coordinator, accepted, mtus):
     case = complete(accepted, reviewer, mtus)
     services.case_submit(case=case, by=reviewer.user)
+    confirm_public_copy(case, by=coordinator)
     services.case_approve(case=case, by=coordinator)
     client.force_login(reviewer.user)
     html = client.get(url("case_workspace", case)).content.decode()

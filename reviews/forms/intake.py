@@ -69,6 +69,11 @@ class CaseIntakeForm(forms.ModelForm):
         label="NPI", max_length=10, required=False, validators=[npi_validator], help_text="Ten digits, if known."
     )
     employee_attorney_name = forms.CharField(label="Employee's attorney or law firm", max_length=200, required=False)
+    confirm_duplicate = forms.BooleanField(
+        label="Create it anyway: this is a second dispute of the same claim and date",
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
     remand_of = forms.CharField(
         label="Remand of case",
         max_length=12,
@@ -350,8 +355,8 @@ class DisputedItemForm(forms.ModelForm):
             self.fields["subcategory"].choices = subcategory_choices
         self.fields["eligible_scope"].choices = [("", "—"), *DisputedItem.EligibleScope.choices]
         self.guidelines = guidelines if guidelines is not None else _guideline_catalogue()
-        guideline_choices = [("", "Guideline…")] + [(g.pk, g.citation_name) for g in self.guidelines.values()]
-        # The citation rows are laid out by the template (_intake_item.html): a grid without labels.
+        guideline_choices = [("", "—")] + [(g.pk, g.citation_name) for g in self.guidelines.values()]
+        # The citation rows are laid out by the template (_intake_item.html): a grid under column headings.
         for n in range(1, CA_CITATION_ROWS + 1):
             self.fields[f"ca_guideline_{n}"] = forms.ChoiceField(
                 label=f"Citation {n}", choices=guideline_choices, required=False
@@ -366,8 +371,6 @@ class DisputedItemForm(forms.ModelForm):
                 attrs = self.fields[f"ca_{name}_{n}"].widget.attrs
                 attrs["aria-label"] = f"Claims administrator's citation {n}, {name}"
                 attrs["class"] = f"{css} form-select-sm form-control-sm"
-                if name != "guideline":
-                    attrs["placeholder"] = self.fields[f"ca_{name}_{n}"].label
         self.helper = _helper(
             Layout(
                 "request_text",

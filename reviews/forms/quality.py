@@ -1,6 +1,8 @@
 """Quality review: the comments a coordinator sends back to the reviewer."""
 
+from crispy_forms.bootstrap import FieldWithButtons, StrictButton
 from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Layout
 from django import forms
 
 
@@ -16,3 +18,22 @@ class ReturnForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False  # the template's <form> carries the case's action URL
+
+
+class RedactionTextForm(forms.Form):
+    """A text to remove from the public copy, or to keep in it: typed, or sent by a highlight's button."""
+
+    text = forms.CharField(
+        label="Also remove",
+        max_length=200,
+        help_text="Removed wherever it is written exactly so, capitals included.",
+        error_messages={"required": "Type the text to remove."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            FieldWithButtons("text", StrictButton("Remove", type="submit", css_class="btn-outline-primary btn-sm"))
+        )

@@ -15,6 +15,11 @@ MAX_TEXT = 20_000
 MAX_CITATIONS = 12
 
 
+def _is_id(text: str) -> bool:
+    # str.isdigit() accepts "²" and other digits int() refuses.
+    return text.isascii() and text.isdigit()
+
+
 def _normalize_newlines(text: str) -> str:
     # Browsers send a textarea's line breaks as CRLF but show them as LF: store what the reviewer sees.
     return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -125,7 +130,7 @@ class ItemReviewForm(forms.Form):
         # A side's rows stay on screen when its "cited no evidence" is ticked, unsaved.
         prefixes = [p for p in ("ca", "review") if not data.get(f"{p}_cited_no_evidence")]
         rows = {prefix: self._rows(prefix) for prefix in prefixes}
-        wanted = {int(g) for found in rows.values() for g, _, _ in found if g.isdigit()}
+        wanted = {int(g) for found in rows.values() for g, _, _ in found if _is_id(g)}
         guidelines = Guideline.objects.in_bulk(wanted) if wanted else {}
         for prefix, found in rows.items():
             data[f"{prefix}_citations"] = self._citations(prefix, found, guidelines)
@@ -149,7 +154,7 @@ class ItemReviewForm(forms.Form):
                 if sections or pages:
                     self.warnings.append(f"The {whose} citation {n} is not saved until you choose its guideline.")
                 continue
-            guideline = guidelines.get(int(guideline_id)) if guideline_id.isdigit() else None
+            guideline = guidelines.get(int(guideline_id)) if _is_id(guideline_id) else None
             if guideline is None:
                 self.add_error(None, f"The {whose} citation {n} names a guideline that is not in the catalogue.")
                 continue

@@ -13,6 +13,15 @@ from .documents import document_add, document_add_many, document_open
 from .imports import ImportResult, cases_import_csv
 from .letters import letter_correct, letter_queue, letter_retry
 from .parties import organization_get_or_create, provider_get_or_create
+from .public_copy import (
+    PublicCopy,
+    PublicCopyUnconfirmed,
+    public_copy_confirm,
+    public_copy_keep,
+    public_copy_of,
+    public_copy_remove,
+)
+from .published_import import determination_batch_create
 from .review import (
     CitationInput,
     StaleDraft,
@@ -44,6 +53,13 @@ __all__ = [
     "document_open",
     "organization_get_or_create",
     "provider_get_or_create",
+    "PublicCopy",
+    "PublicCopyUnconfirmed",
+    "public_copy_confirm",
+    "public_copy_keep",
+    "public_copy_of",
+    "public_copy_remove",
+    "determination_batch_create",
     "letter_correct",
     "letter_queue",
     "letter_retry",

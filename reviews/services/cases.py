@@ -4,6 +4,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,23 +20,61 @@ def case_number_next(*, year: int) -> str:
     first) and then locked, so concurrent intakes wait for each other and never share a
     number; a rolled-back intake leaves no gap because its increment rolls back too.
     """
-    CaseNumberSequence.objects.bulk_create([CaseNumberSequence(year=year)], ignore_conflicts=True)
-    sequence = CaseNumberSequence.objects.select_for_update().get(year=year)
+    sequence = _lock_intake(year=year)
     sequence.last_value += 1
     sequence.save(update_fields=["last_value"])
     return f"CM{year % 100:02d}-{sequence.last_value:07d}"
 
 
+def _lock_intake(*, year: int) -> CaseNumberSequence:
+    """Lock the year's case-number row (created if missing): intakes of the year run one at a time."""
+    CaseNumberSequence.objects.bulk_create([CaseNumberSequence(year=year)], ignore_conflicts=True)
+    return CaseNumberSequence.objects.select_for_update().get(year=year)
+
+
+def case_duplicate_of(*, claim_number: str, ur_decision_date, requests: list[str]) -> Case | None:
+    """An open case of the same dispute: the same claim, UR decision date and one of the same requests."""
+    return (
+        Case.objects.open()
+        .filter(claim_number__iexact=claim_number, ur_decision_date=ur_decision_date, items__request_text__in=requests)
+        .order_by("pk")
+        .first()
+    )
+
+
 @transaction.atomic
-def case_create(*, by: AbstractBaseUser, diagnoses: Iterable[dict], items: Iterable[dict], **fields) -> Case:
+def case_create(
+    *,
+    by: AbstractBaseUser,
+    diagnoses: Iterable[dict],
+    items: Iterable[dict],
+    confirm_duplicate: bool = False,
+    **fields,
+) -> Case:
     """Take in a new case with its ordered diagnoses and disputed items, and give it a number.
 
     Each item is a dict of DisputedItem fields, with the claims administrator's guideline from
     the UR decision as `ca_citations` (a list of CitationInput). A modified item's IMR-eligible
     part is completed by models.modified_request_parts(). Raises PermissionDenied unless `by`
     is a coordinator, and ValidationError (nothing saved) when the case, a diagnosis or an item
-    is invalid.
+    is invalid, or (code "duplicate_dispute") when an open case holds the same dispute, unless
+    `confirm_duplicate`.
     """
+    items = list(items)
+    # Checked under the intake lock, so two intakes of one dispute sent at once cannot both pass.
+    _lock_intake(year=timezone.localdate().year)
+    duplicate = case_duplicate_of(
+        claim_number=fields.get("claim_number", ""),
+        ur_decision_date=fields.get("ur_decision_date"),
+        requests=[item["request_text"] for item in items],
+    )
+    if duplicate is not None and not confirm_duplicate:
+        raise ValidationError(
+            "%(case)s is open for the same claim, UR decision date and request. Tick “Create it anyway” to take"
+            " in a second case, or open %(case)s instead.",
+            code="duplicate_dispute",
+            params={"case": duplicate.case_number},
+        )
     case = case_register(case=Case(**fields), by=by)
     for position, diagnosis in enumerate(diagnoses, start=1):
         row = Diagnosis(case=case, position=position, **diagnosis)

@@ -42,13 +42,13 @@ def document_add(
     """
     if not is_coordinator(by):
         raise PermissionDenied("Only case coordinators may add documents.")
-    case = Case.objects.select_for_update().get(pk=case.pk)  # no document slips in while the case closes
-    if not case.takes_documents:
-        raise ValidationError(f"Case {case.case_number} is {case.get_status_display().lower()}; it takes no documents.")
-    try:
+    try:  # before the lock: reading a large file must not hold the case row
         checked = check_upload(file)
     except ValidationError as error:
         raise ValidationError([f"{_original_name(file)} {message}" for message in error.messages]) from None
+    case = Case.objects.select_for_update().get(pk=case.pk)  # no document slips in while the case closes
+    if not case.takes_documents:
+        raise ValidationError(f"Case {case.case_number} is {case.get_status_display().lower()}; it takes no documents.")
     document = CaseDocument(
         case=case,
         kind=kind,

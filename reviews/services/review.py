@@ -7,10 +7,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from ..letters import letter_queryset
 from ..models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
 from ..permissions import require_coordinator
 from ..tasks import notify_coordinators_declined
 from .letters import letter_queue
+from .public_copy import PublicCopyUnconfirmed, public_copy_of
 
 # Statuses in which the assigned reviewer writes the determination.
 EDITABLE = [Case.Status.ACCEPTED, Case.Status.IN_REVIEW, Case.Status.RETURNED]
@@ -242,12 +244,15 @@ def case_approve(*, case: Case, by: AbstractBaseUser) -> Case:
     """Quality review approves the determination: it is final from now on and its letter is queued after commit.
 
     Raises PermissionDenied for a non-coordinator, SubmissionIncomplete if the determination
-    is somehow incomplete, and TransitionNotAllowed unless the case is submitted.
+    is somehow incomplete, PublicCopyUnconfirmed unless the public copy as it now stands was
+    confirmed since the last submission, and TransitionNotAllowed unless the case is submitted.
     """
     require_coordinator(by)
     case = _lock(case)
     if problems := submission_problems(case):
         raise SubmissionIncomplete(problems)
+    if problem := public_copy_of(letter_queryset().get(pk=case.pk)).problem:
+        raise PublicCopyUnconfirmed(problem)
     from_status = case.status
     case.approve()
     case.decision_date = timezone.localdate()

@@ -65,7 +65,5 @@ def document_file(request, case_number, document_id):
         raise Http404("The file of this document is missing from storage.") from None
     document = services.document_open(document=document, by=request.user)
     response = FileResponse(handle, content_type=document.content_type, filename=document.original_name)
-    response["X-Content-Type-Options"] = "nosniff"
-    # Medical records: no shared cache and no copy left in the browser's cache.
-    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"  # Cache-Control: reviews.middleware.NoStoreMiddleware
     return response

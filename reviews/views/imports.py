@@ -1,13 +1,14 @@
-"""Bulk intake: the coordinator uploads a CSV of cases; every case is created, or none."""
+"""Bulk uploads: a CSV of cases (every case is created, or none), and published determinations (a batch)."""
 
 from django.contrib import messages
 from django.db.models import Count
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import importers, services
-from ..forms.imports import CaseImportForm
-from ..models import Case
+from ..forms.imports import CaseImportForm, DeterminationImportForm
+from ..models import Case, DeterminationImport
 from ..permissions import coordinator_required
 
 # The case numbers of the last successful import, shown once after the redirect (like a message).
@@ -41,3 +42,28 @@ def case_import(request):
         )
     context = {"form": form, "errors": errors, "imported": imported, "columns": importers.column_guide()}
     return render(request, "reviews/case_import.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@coordinator_required
+def determination_import(request):
+    """Upload published determinations; a Celery task imports them and the batch page shows its progress."""
+    form = DeterminationImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        batch = services.determination_batch_create(
+            files=form.cleaned_data["files"], update=form.cleaned_data["update"], by=request.user
+        )
+        messages.success(request, f"{len(batch.files)} file{pluralize(len(batch.files))} queued for import.")
+        return redirect("reviews:determination_batch", batch_id=batch.pk)
+    batches = DeterminationImport.objects.select_related("created_by")[:10]
+    status = 400 if request.method == "POST" else 200
+    return render(request, "reviews/determination_import.html", {"form": form, "batches": batches}, status=status)
+
+
+@require_GET
+@coordinator_required
+def determination_batch(request, batch_id):
+    """A batch's progress; htmx asks for the progress card alone every few seconds until it is done."""
+    batch = get_object_or_404(DeterminationImport.objects.select_related("created_by"), pk=batch_id)
+    template = "reviews/includes/_determination_batch.html" if request.htmx else "reviews/determination_batch.html"
+    return render(request, template, {"batch": batch})

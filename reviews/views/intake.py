@@ -23,16 +23,20 @@ def case_intake(request):
     form = CaseIntakeForm(data)
     diagnoses = DiagnosisFormSetFactory(data, prefix="diagnoses")
     items = DisputedItemFormSetFactory(data, prefix="items")
+    duplicate = ""
     if data is not None and all_valid([form, diagnoses, items]):
         try:
             case = _create(request.user, form, diagnoses, items)
         except ValidationError as error:
-            # Validated above already; this is a race (a party changed meanwhile). Nothing was saved.
-            _add_errors(form, error)
+            # The same dispute is open already, or a race (a party changed meanwhile). Nothing was saved.
+            if not hasattr(error, "error_dict") and error.error_list[0].code == "duplicate_dispute":
+                duplicate = error.messages[0]  # shown beside the box that confirms it
+            else:
+                _add_errors(form, error)
         else:
             messages.success(request, f"Case {case.case_number} created.")
             return redirect("reviews:case_detail", case_number=case.case_number)
-    context = {"form": form, "diagnoses": diagnoses, "items": items}
+    context = {"form": form, "diagnoses": diagnoses, "items": items, "duplicate": duplicate}
     return render(request, "reviews/case_intake.html", context, status=400 if data is not None else 200)
 
 
@@ -50,7 +54,13 @@ def _create(user, form, diagnoses, items):
         raise ValidationError(
             {{"npi": "provider_npi", "name": "provider_name"}.get(k, k): v for k, v in error.message_dict.items()}
         ) from error
-    return services.case_create(by=user, diagnoses=diagnoses.rows(), items=items.rows(), **fields)
+    return services.case_create(
+        by=user,
+        diagnoses=diagnoses.rows(),
+        items=items.rows(),
+        confirm_duplicate=form.cleaned_data["confirm_duplicate"],
+        **fields,
+    )
 
 
 def _add_errors(form, error: ValidationError) -> None:

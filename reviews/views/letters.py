@@ -33,9 +33,10 @@ def letters_context(case) -> dict:
 @require_GET
 @login_required
 def case_letters(request, case_number):
-    """The letters panel; while a letter renders, it asks for itself again every two seconds."""
+    """The letters page; the panel alone for htmx, as it asks for itself every two seconds while a letter renders."""
     case = _case_for(request.user, case_number)
-    return render(request, "reviews/includes/_letters.html", letters_context(case))
+    template = "reviews/includes/_letters.html" if request.htmx else "reviews/case_letters.html"
+    return render(request, template, letters_context(case))
 
 
 @require_GET
@@ -53,8 +54,7 @@ def letter_download(request, case_number, version, kind, fmt):
         response = FileResponse(letter.pdf.open("rb"), content_type="application/pdf", filename=f"{name}.pdf")
     else:
         raise Http404("No such file.")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return response  # Cache-Control: reviews.middleware.NoStoreMiddleware
 
 
 @require_POST

@@ -15,14 +15,12 @@ from ..permissions import coordinator_required, get_case_for_coordinator
 
 S = Case.Status
 
-# The events of a case that moved it into `submitted`: a document added while it waits also writes an
-# event "to submitted", so the one that counts is the move from another status.
-_SUBMISSIONS = CaseEvent.objects.filter(case=OuterRef("pk"), to_status=S.SUBMITTED).exclude(from_status=S.SUBMITTED)
+_SUBMISSIONS = CaseEvent.objects.submissions().filter(case=OuterRef("pk"))
 
 # What the letter reads, and the review's own history: submissions, returns with their comments, approval.
 QA_PAGE = (
     letter_queryset()
-    .select_related("claims_administrator", "reviewer__user")
+    .select_related("reviewer__user", "redaction__confirmed_by")
     .prefetch_related(
         Prefetch(
             "events",
@@ -61,17 +59,26 @@ def qa_list(request):
     return render(request, "reviews/qa_list.html", {"cases": list(waiting_for_quality_review())})
 
 
-def _render_qa(request, case: Case, *, return_form=None, problems=None, refused=False, status=200):
+def _render_qa(
+    request, case: Case, *, return_form=None, problems=None, refused=False, public_copy_refused="", status=200
+):
     if not hasattr(case, "review_events"):  # an action's lean fetch, shown again with what went wrong
         case = QA_PAGE.get(pk=case.pk)
+    reviewing = case.status == S.SUBMITTED
+    # The review events come newest first: the first move into submitted is the last submission.
+    submitted_at = next((e.created_at for e in case.review_events if e.to_status == S.SUBMITTED), None)
     context = {
-        "letter_html": render_letter(case=case, fmt="html"),
+        # No reviewer, no determination to preview (a coordinator may open this page for any case).
+        "letter_html": render_letter(case=case, fmt="html") if case.reviewer_id else "",
         "case": case,
         "documents": case.documents.all(),
         # Empty for a submitted case, unless its records changed since (a document added, an admin edit).
         "problems": services.submission_problems(case) if problems is None else problems,
         "approval_refused": refused,
-        "reviewing": case.status == S.SUBMITTED,
+        "public_copy_refused": public_copy_refused,
+        # Whether approval may go ahead with the public copy as it stands (only asked while in review).
+        "public_copy": services.public_copy_of(case, submitted_at=submitted_at) if reviewing else None,
+        "reviewing": reviewing,
         "return_form": return_form or ReturnForm(),
     }
     return render(request, "reviews/case_qa.html", context, status=status)
@@ -123,6 +130,8 @@ def case_qa_approve(request, case_number):
     except services.SubmissionIncomplete as incomplete:
         # The records changed since submission: the coordinator returns the case with these points.
         return _render_qa(request, case, problems=incomplete.problems, refused=True, status=409)
+    except services.PublicCopyUnconfirmed as unconfirmed:
+        return _render_qa(request, case, public_copy_refused=str(unconfirmed), status=409)
     except TransitionNotAllowed:
         return _stale(request, case)
     decided = f"{case.decision_date:%m/%d/%Y}"

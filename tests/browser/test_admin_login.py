@@ -69,19 +69,20 @@ def test_the_coordinator_logs_in_and_finds_the_example_case_in_the_admin(
 def test_the_admin_widgets_of_an_open_case_work_under_the_content_security_policy(
     live_server, page, demo_data, screenshot, browser_console
 ):
-    # The example case is approved, so its page is view-only; an open case shows the editing widgets
-    # (autocomplete, calendars, inline rows), whose scripts are what a strict policy could break.
-    case = Case.objects.get(employee_name="Nina Patel")
+    # The example case is approved, so its page is view-only; a case its reviewer has not accepted yet
+    # shows the editing widgets (autocomplete, calendars, inline rows), whose scripts are what a strict
+    # policy could break.
+    case = Case.objects.get(employee_name="Victor Ramos")
     page.goto(f"{live_server.url}/accounts/login/?next=/admin/reviews/case/")
     page.get_by_label("Username").fill("coordinator")
     page.get_by_label("Password").fill("imr-demo-coordinator")
     page.get_by_role("button", name="Log in").click()
-    page.locator("#searchbar").fill("Patel")
+    page.locator("#searchbar").fill("Ramos")
     page.get_by_role("button", name="Search").click()
     page.locator("#result_list").get_by_role("link", name=case.case_number).click()
 
     expect(page).to_have_url(re.compile(rf"/admin/reviews/case/{case.pk}/change/"))
-    expect(page.locator("#id_employee_name")).to_have_value("Nina Patel")
+    expect(page.locator("#id_employee_name")).to_have_value("Victor Ramos")
     diagnoses = page.locator("#diagnoses-group tr.form-row:not(.empty-form)")
     rows = diagnoses.count()
     page.locator("#diagnoses-group").get_by_role("button", name="Add another Diagnosis").click()

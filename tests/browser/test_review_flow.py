@@ -421,10 +421,19 @@ def test_a_reviewer_writes_the_example_determination_and_quality_review_returns_
     assert case.qa_comments == QA_COMMENT
     browser_console.assert_clean("the workspace, resubmitted")
 
-    # The coordinator approves; the letter is queued (no worker renders it here).
+    # The coordinator confirms the public copy (the physician's name struck out), then approves; the
+    # letter is queued (no worker renders it here).
     qa.reload()
     qa.locator("tbody tr", has_text=case.case_number).get_by_role("link", name=case.case_number, exact=True).click()
     expect(qa.frame_locator("iframe.imr-letter-frame").locator("body")).to_contain_text(AMENDMENT[:80])
+    expect(qa.get_by_role("button", name="Approve the determination")).to_be_disabled()
+    qa.get_by_role("link", name="Check and confirm it").click()
+    # Her name as the progress report's author and in the summary.
+    expect(qa.locator(".imr-passage mark.imr-cut s")).to_have_text(["Dr. Linda Marsh"] * 2)
+    qa_console.assert_clean("the public copy")
+    qa.get_by_role("button", name="Confirm the public copy").click()
+    expect(qa).to_have_url(f"{base}/cases/{case.case_number}/qa/")
+    expect(qa.locator("#qa-public-copy")).to_contain_text("Confirmed")
     qa.get_by_role("button", name="Approve the determination").click()
     expect(qa).to_have_url(f"{base}/cases/qa/")
     expect(qa.get_by_role("alert").filter(has_text="approved")).to_be_visible()

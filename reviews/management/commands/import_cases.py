@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
 from reviews import services
+from reviews.management.acting import acting_user
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file: Path, username: str | None, **options):
-        user = self.acting_user(username)
+        user = acting_user(username)
         try:
             data = file.read_bytes()
         except OSError as error:
@@ -48,15 +48,3 @@ class Command(BaseCommand):
             self.stdout.write(f"{case.case_number}  claim {case.claim_number}  {case.employee_name}")
         count = len(result.cases)
         self.stdout.write(self.style.SUCCESS(f"Imported {count} case{'s' if count != 1 else ''} from {file.name}."))
-
-    def acting_user(self, username: str | None):
-        users = get_user_model().objects.filter(is_active=True)
-        if username:
-            user = users.filter(username=username).first()
-            if user is None:
-                raise CommandError(f"No active user named {username!r}.")
-            return user
-        user = users.filter(is_superuser=True).order_by("pk").first()
-        if user is None:
-            raise CommandError("No active superuser to act as: pass --as USERNAME (a coordinator).")
-        return user

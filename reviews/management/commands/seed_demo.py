@@ -2,11 +2,13 @@
 
 import datetime as dt
 import functools
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +21,7 @@ from reviews.models import (
     CaseDocument,
     CaseEvent,
     Citation,
+    DeterminationImport,
     Diagnosis,
     DisputedItem,
     Guideline,
@@ -33,6 +36,7 @@ from reviews.models import (
 from reviews.permissions import COORDINATORS, REVIEWERS
 from reviews.roles import ensure_role_groups
 from reviews.services import case_number_next, letter_queue
+from reviews.services.published_import import determination_batch_run
 
 User = get_user_model()
 
@@ -90,6 +94,9 @@ TREATMENT_CATEGORIES = {
     "Therapies": (["Acupuncture", "Chiropractic manipulation"], [PMR, CHIRO, OCC_MED, PAIN]),
     "Transportation": (["Medical transportation"], [PMR, OCC_MED, FAMILY, INTERNAL]),
 }
+
+# Published determinations (text from pdftotext -layout) that the demo imports as its precedent library.
+PUBLISHED_EXAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "published"
 
 # (source, title, edition, how letters name it): every guideline the published examples cite, in their words.
 MTUS_PARTS = [
@@ -219,7 +226,21 @@ class Command(BaseCommand):
         orgs, providers = self.parties(specialties)
         self.example_case(coordinator, reviewers["dr.alvarez"], orgs, providers, categories, guidelines)
         self.cases_in_flight(coordinator, reviewers, orgs, providers, categories, today)
+        self.precedents(coordinator)
         return self.created
+
+    def precedents(self, coordinator):
+        """The published examples, imported as the precedent library by a batch run here and now."""
+        if DeterminationImport.objects.exists():
+            return
+        batch = DeterminationImport.objects.create(created_by=coordinator)
+        batch.files = [
+            default_storage.save(f"imports/{batch.pk}/{path.name}", File(path.open("rb"), name=path.name))
+            for path in sorted(PUBLISHED_EXAMPLES.glob("*.txt"))
+        ]
+        batch.save(update_fields=["files"])
+        determination_batch_run(batch_id=batch.pk)
+        self.created += len(batch.files)
 
     def get_or_create(self, model, defaults=None, **lookup):
         obj, created = model.objects.get_or_create(defaults=defaults or {}, **lookup)

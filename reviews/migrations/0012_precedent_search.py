@@ -91,7 +91,7 @@ def _on_postgresql(statements):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("reviews", "0008_modified_requests_and_no_evidence")]
+    dependencies = [("reviews", "0011_redaction")]
 
     operations = [
         migrations.AddField(
