@@ -415,3 +415,24 @@ def test_the_admin_asks_for_a_reason_to_reassign(client, admin_user, coordinator
     response = _admin_post(client, case, reviewer=other_reviewer.pk, reassign_reason="conflict found")
     assert response.status_code == 302
     assert Case.objects.get(pk=case.pk).reviewer == other_reviewer
+
+
+def test_the_new_reviewer_must_open_every_document_the_previous_one_opened(
+    ready_case, reviewer, other_reviewer, coordinator, queued
+):
+    from reviews.models import CaseDocument
+    from tests.factories import CaseDocumentFactory
+
+    document = CaseDocumentFactory(case=ready_case)
+    case = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
+    case = services.case_accept(case=case, by=reviewer.user, attested=True)
+    services.document_open(document=CaseDocument.objects.get(pk=document.pk), by=reviewer.user)
+    assert not any("You have not opened" in p for p in services.submission_problems(case))
+
+    case = services.case_reassign_reviewer(case=case, reviewer=other_reviewer, by=coordinator, reason="conflict")
+
+    document.refresh_from_db()
+    assert document.first_opened_at is None
+    assert f"You have not opened {document}." in services.submission_problems(case)
+    services.document_open(document=CaseDocument.objects.get(pk=document.pk), by=other_reviewer.user)
+    assert not any("You have not opened" in p for p in services.submission_problems(Case.objects.get(pk=case.pk)))

@@ -8,6 +8,7 @@ from ..assignment import problems_for
 from ..models import Case, CaseEvent, CaseExclusion, Citation, Reviewer
 from ..permissions import require_coordinator
 from ..tasks import notify_reviewer_assigned
+from .documents import documents_forget_openings
 
 
 class ReviewerNotEligible(Exception):
@@ -71,6 +72,7 @@ def case_reassign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUs
     case.clinical_case_summary = ""
     case.save()
     case.items.update(decision="", rationale="", review_cited_no_evidence=False, internal_note="")
+    documents_forget_openings(case=case)
     Citation.objects.filter(item__case=case, role=Citation.Role.REVIEW).delete()
     CaseEvent.record(
         case,

@@ -121,3 +121,13 @@ def document_open(*, document: CaseDocument, by: AbstractBaseUser) -> CaseDocume
             document.refresh_from_db(fields=["first_opened_at"])
     record_access(document, by=by, case_number=case.case_number, first_opening_by_reviewer=first_opening)
     return document
+
+
+def documents_forget_openings(*, case: Case) -> None:
+    """A new reviewer has opened nothing yet: clear the openings of the one before (call under the case lock).
+
+    One save per document, not an update(), so the history of each keeps the change.
+    """
+    for document in case.documents.exclude(first_opened_at=None):
+        document.first_opened_at = None
+        document.save(update_fields=["first_opened_at"])

@@ -11,6 +11,7 @@ from ..letters import letter_queryset
 from ..models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
 from ..permissions import require_coordinator
 from ..tasks import notify_coordinators_declined
+from .documents import documents_forget_openings
 from .letters import letter_queue
 from .public_copy import PublicCopyUnconfirmed, public_copy_of
 
@@ -91,6 +92,7 @@ def case_decline(*, case: Case, by: AbstractBaseUser, reason: str) -> Case:
     case.reviewer = None
     case.date_assigned = None
     case.save()
+    documents_forget_openings(case=case)
     CaseExclusion.objects.get_or_create(
         case=case, reviewer=reviewer, defaults={"reason": f"declined: {reason}", "created_by": by}
     )

@@ -154,6 +154,7 @@ def example_case(transactional_db, media_root):
                 "authorized_part": demo_item.authorized_part,
             }
         ],
+        confirm_duplicate=True,  # the demo's own copy of this dispute is still open (approved)
         **{field: getattr(demo, field) for field in facts},
     )
     for kind, author, day, submitted_by, title in [
