@@ -35,7 +35,6 @@ for model in (
     CaseDocument,
     Citation,
     Diagnosis,
-    DisputedItem,
     Guideline,
     Holiday,
     License,
@@ -47,6 +46,9 @@ for model in (
     TreatmentCategory,
 ):
     auditlog.register(model)
+# The search vector and the publication date are copied by database triggers from the texts and
+# from the case: the history of those is the record.
+auditlog.register(DisputedItem, exclude_fields=["search_vector", "published_on"])
 # The letter's rendered bodies are large and never edited after ready; their hash is the record.
 auditlog.register(Letter, exclude_fields=["html", "text"])
 # Accounts: who may do what changes with groups and permissions; a password change shows as a change,
