@@ -770,7 +770,7 @@ class DisputedItemQuerySet(models.QuerySet):
 
         On PostgreSQL `words` is a web-search query (every word, "a phrase", or, -word) on the stored
         search vector: the request and its remaining portion weigh more than the rationale (migration
-        0012 keeps the vector current). A request whose words are trigram-similar to `words` also
+        0013 keeps the vector current). A request whose words are trigram-similar to `words` also
         matches when `words` is one word (pg_trgm word similarity, reviews.precedents.WORD_SIMILARITY_THRESHOLD),
         so "tramodol" finds Tramadol; a phrase is matched by its words only, as trigrams of several words
         find little more and cost a great deal more over 100,000 items.
@@ -988,12 +988,12 @@ class DisputedItem(models.Model):
     version = models.PositiveIntegerField(default=0, editable=False)
     # The precedent search's words: the request and its remaining portion (weight A) and the rationale
     # (weight B), written by a PostgreSQL trigger on every insert or update of those texts, whichever
-    # code writes them (services, admin, importer, bulk writes). Migration 0012 adds the trigger and
+    # code writes them (services, admin, importer, bulk writes). Migration 0013 adds the trigger and
     # its GIN index on PostgreSQL; on SQLite the column stays empty and the search reads the texts.
     search_vector = SearchVectorField(null=True, editable=False)
     # The decision date of the item's case once the case is issued, else empty: on PostgreSQL the
     # precedent library filters and sorts on it without joining the cases. PostgreSQL triggers
-    # (migration 0012) copy it from the case on every write of the item (a stale value an instance
+    # (migration 0013) copy it from the case on every write of the item (a stale value an instance
     # carries is never what is stored) and of the case's status or decision date. Empty on SQLite.
     published_on = models.DateField(null=True, editable=False)
 

@@ -396,6 +396,7 @@ def test_a_reviewer_reads_another_reviewers_issued_determination_as_its_public_c
     page = response.content.decode()
     assert "Okafor" not in page and "improved." in page and case.claim_number not in page
     assert other_reviewer.user.first_name not in page  # Charlie wrote it; the letter states qualifications only
+    # Reads of cases only: signing in is an access entry of its own (on the user).
     entry = LogEntry.objects.get_for_object(case).get(action=LogEntry.Action.ACCESS, actor=reviewer.user)
     assert entry.additional_data == {"page": "public copy"}
 
