@@ -72,7 +72,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "reviews.middleware.AuditAddressMiddleware",
 ]
 
 ROOT_URLCONF = "imr.urls"
@@ -259,6 +259,8 @@ IMR_ORGANIZATION_NAME = env.str("IMR_ORGANIZATION_NAME", default="IMR Desk Revie
 IMR_ORGANIZATION_SHORT_NAME = env.str("IMR_ORGANIZATION_SHORT_NAME", default="IMR Desk")
 IMR_LETTER_LAYOUT = env.str("IMR_LETTER_LAYOUT", default="2016")  # layout of new letters: 2014 or 2016
 IMR_REQUIRE_CALIFORNIA_LICENSE = env.bool("IMR_REQUIRE_CALIFORNIA_LICENSE", default=False)
+# Reverse proxies in front of the application that append to X-Forwarded-For (0: none, trust REMOTE_ADDR).
+IMR_TRUSTED_PROXIES = env.int("IMR_TRUSTED_PROXIES", default=0)
 IMR_MAX_UPLOAD_MB = env.int("IMR_MAX_UPLOAD_MB", default=50)
 # Pages (PDF) or frames (TIFF) a document may have: counting stops there, so a crafted file cannot take minutes.
 IMR_MAX_DOCUMENT_PAGES = env.int("IMR_MAX_DOCUMENT_PAGES", default=3000)

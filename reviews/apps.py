@@ -8,4 +8,9 @@ class ReviewsConfig(AppConfig):
     verbose_name = "IMR reviews"
 
     def ready(self):
+        from django.db.backends.signals import connection_created
+
         from . import audit  # noqa: F401  registers models with django-auditlog
+        from .precedents import set_word_similarity_threshold
+
+        connection_created.connect(set_word_similarity_threshold, dispatch_uid="reviews_word_similarity_threshold")

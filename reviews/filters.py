@@ -1,4 +1,5 @@
-"""Filters of the coordinator's case list: status, priority, due window, category, reviewer, organisation, search."""
+"""Filters of the coordinator's case list (status, priority, due window, category, reviewer, organisation, search)
+and of the precedent library (words, category, decision, guideline, reviewer specialty, decision dates)."""
 
 import datetime as dt
 
@@ -11,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from . import deadlines
-from .models import Case, DisputedItem, Organization, Reviewer, TreatmentCategory, normalize_name
+from .models import Case, DisputedItem, Guideline, Organization, Reviewer, Specialty, TreatmentCategory, normalize_name
 
 STATUS_CHOICES = [
     ("all", "All cases"),
@@ -151,3 +152,107 @@ class CaseFilter(django_filters.FilterSet):
         if value == "-due":
             return queryset.order_by(due.desc(nulls_last=True), "case_number")
         return queryset.order_by(due.asc(nulls_last=True), "case_number")
+
+
+class PrecedentFilterForm(forms.Form):
+    """The precedent search: the words on a line of their own, the filters in a compact row below."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.widget.attrs.setdefault("aria-label", field.label or name)
+        self.fields["q"].widget.attrs["placeholder"] = 'Words of the request or rationale: tramadol, "epidural steroid"'
+        search_url = reverse("reviews:precedent_search")
+        self.helper = FormHelper()
+        self.helper.form_method = "get"
+        self.helper.form_action = search_url
+        self.helper.form_show_labels = False
+        self.helper.form_class = "imr-filter-bar mb-3"
+        self.helper.layout = Layout(
+            Row(
+                Column(Field("q", css_class="form-control-sm"), css_class="col-12 col-lg-6"),
+                *[
+                    Column(Field(name, css_class="form-select-sm"), css_class="col-6 col-md-4 col-lg-2")
+                    for name in ("category", "subcategory", "decision")
+                ],
+                css_class="g-2 mb-2",
+            ),
+            Row(
+                *[
+                    Column(Field(name, css_class="form-select-sm"), css_class="col-6 col-lg")
+                    for name in ("guideline", "specialty")
+                ],
+                Column(
+                    HTML('<span class="small text-body-secondary text-nowrap">Decided</span>'),
+                    css_class="col-auto pt-1",
+                ),
+                Column(Field("decided_from", css_class="form-control-sm"), css_class="col-5 col-md-3 col-lg-auto"),
+                Column(HTML('<span class="small text-body-secondary">to</span>'), css_class="col-auto pt-1"),
+                Column(Field("decided_to", css_class="form-control-sm"), css_class="col-5 col-md-3 col-lg-auto"),
+                Column(
+                    HTML('<button type="submit" class="btn btn-sm btn-primary">Search</button>'),
+                    HTML(f'<a class="btn btn-sm btn-link" href="{search_url}">Clear</a>'),
+                    css_class="col-auto text-nowrap",
+                ),
+                css_class="g-2 align-items-start",
+            ),
+        )
+
+
+class PrecedentFilter(django_filters.FilterSet):
+    """Decided items of issued determinations: DisputedItemQuerySet.precedents() with the form's values."""
+
+    q = django_filters.CharFilter(label="Words", max_length=200)
+    category = django_filters.ModelChoiceFilter(
+        queryset=TreatmentCategory.objects.filter(parent__isnull=True), empty_label="Any category"
+    )
+    subcategory = django_filters.ModelChoiceFilter(
+        queryset=TreatmentCategory.objects.filter(parent__isnull=False).select_related("parent"),
+        label="Subcategory or drug class",
+        empty_label="Any subcategory",
+    )
+    decision = django_filters.ChoiceFilter(choices=DisputedItem.Decision.choices, empty_label="Upheld or overturned")
+    guideline = django_filters.ModelChoiceFilter(
+        queryset=Guideline.objects.all(), label="Guideline cited by the review", empty_label="Any guideline cited"
+    )
+    specialty = django_filters.ModelChoiceFilter(
+        queryset=Specialty.objects.select_related("parent"),
+        label="Reviewer specialty",
+        empty_label="Any reviewer specialty",
+    )
+    decided_from = django_filters.DateFilter(
+        label="Decided from", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    decided_to = django_filters.DateFilter(
+        label="Decided to", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+    class Meta:
+        model = DisputedItem
+        fields = []
+        form = PrecedentFilterForm
+
+    def filter_queryset(self, queryset):
+        # One call rather than a filter per field: the words decide how the rest is matched and ranked.
+        # A value the form refused is left out (the page answers 400 and shows why).
+        data = self.form.cleaned_data
+        return queryset.precedents(
+            words=data.get("q") or "",
+            category=data.get("category"),
+            subcategory=data.get("subcategory"),
+            decision=data.get("decision") or "",
+            guideline=data.get("guideline"),
+            specialty=data.get("specialty"),
+            decided_from=data.get("decided_from"),
+            decided_to=data.get("decided_to"),
+        )
+
+    @property
+    def is_browsing(self) -> bool:
+        """Nothing asked for: no words, no filter (and nothing refused)."""
+        return self.form.is_valid() and not any(v not in (None, "") for v in self.form.cleaned_data.values())
+
+    @property
+    def words(self) -> str:
+        self.form.is_valid()  # cleans the form (once); a refused field leaves the others' values
+        return (self.form.cleaned_data.get("q") or "").strip()

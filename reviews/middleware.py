@@ -1,5 +1,7 @@
 """Request and response guards that apply to every page: hostile input refused, case data never cached."""
 
+from auditlog.middleware import AuditlogMiddleware
+from django.conf import settings
 from django.http import HttpResponseBadRequest
 
 
@@ -40,3 +42,24 @@ class NoStoreMiddleware:
         if (user is not None and user.is_authenticated) or response.status_code >= 400:
             response["Cache-Control"] = "no-store, private"
         return response
+
+
+def client_address(request) -> str | None:
+    """The client's address, trusting X-Forwarded-For only as far as our own proxies wrote it.
+
+    Each of the IMR_TRUSTED_PROXIES proxies in front of the application appends the address it
+    received from; what a client wrote there itself is further left and never believed.
+    """
+    proxies = settings.IMR_TRUSTED_PROXIES
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    if proxies and len(forwarded) >= proxies:
+        return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR")
+
+
+class AuditAddressMiddleware(AuditlogMiddleware):
+    """django-auditlog's middleware with the address every history entry records taken from client_address."""
+
+    @staticmethod
+    def _get_remote_addr(request):
+        return client_address(request)

@@ -5,10 +5,18 @@ import unicodedata
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.lookups import TrigramWordSimilar
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchRank,
+    SearchVectorField,
+    TrigramWordSimilarity,
+)
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
-from django.db.models import F, Q
+from django.db import connections, models
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
 
@@ -732,6 +740,181 @@ class Guideline(models.Model):
         return self.source == self.Source.MTUS
 
 
+# The precedent search marks the matched words of a rationale excerpt with these two characters;
+# reviews.precedents escapes the text, then turns them into <mark> tags.
+MATCH_START, MATCH_END = "\u27e6", "\u27e7"  # ⟦ ⟧: never typed in a rationale
+
+
+def _one_word(words: str) -> bool:
+    """A drug name, say: what trigram similarity is for."""
+    return len(words.split()) == 1
+
+
+class DisputedItemQuerySet(models.QuerySet):
+    def precedents(
+        self,
+        *,
+        words: str = "",
+        category=None,
+        subcategory=None,
+        decision: str = "",
+        guideline=None,
+        specialty=None,
+        decided_from=None,
+        decided_to=None,
+    ):
+        """Decided items of issued determinations (imported ones are issued too) matching words and filters.
+
+        On PostgreSQL an issued item is one with `published_on` (see the field): no join to the cases,
+        which halves the cost of a search over 100,000 items. SQLite joins the cases.
+
+        On PostgreSQL `words` is a web-search query (every word, "a phrase", or, -word) on the stored
+        search vector: the request and its remaining portion weigh more than the rationale (migration
+        0012 keeps the vector current). A request whose words are trigram-similar to `words` also
+        matches when `words` is one word (pg_trgm word similarity, reviews.precedents.WORD_SIMILARITY_THRESHOLD),
+        so "tramodol" finds Tramadol; a phrase is matched by its words only, as trigrams of several words
+        find little more and cost a great deal more over 100,000 items.
+        Elsewhere (SQLite) every word must appear in the request, the remaining portion or the rationale.
+
+        `specialty` matches reviewers certified in it or in one of its subspecialties. No ordering:
+        ranked() orders, overturned_shares() counts.
+        """
+        on_postgresql = connections[self.db].vendor == "postgresql"
+        if on_postgresql:
+            items = self.filter(published_on__isnull=False)
+        else:
+            items = self.filter(case__status=CaseStatus.ISSUED)
+        items = items.exclude(decision="")
+        published_on = self._published_on()
+        if words := words.strip():
+            if on_postgresql:
+                query = SearchQuery(words, search_type="websearch", config="english")
+                match = Q(search_vector=query)
+                if _one_word(words):
+                    match |= TrigramWordSimilar(F("request_text"), Value(words))
+                items = items.filter(match)
+            else:
+                for word in words.split():
+                    in_request = Q(request_text__icontains=word) | Q(remaining_part__icontains=word)
+                    items = items.filter(in_request | Q(rationale__icontains=word))
+        if category is not None:
+            items = items.filter(category=category)
+        if subcategory is not None:
+            items = items.filter(subcategory=subcategory)
+        if decision:
+            items = items.filter(decision=decision)
+        if guideline is not None:
+            # EXISTS, not a join: an item citing the guideline twice is still one precedent.
+            cited = Citation.objects.filter(item=OuterRef("pk"), role=Citation.Role.REVIEW, guideline=guideline)
+            items = items.filter(Exists(cited))
+        if specialty is not None:
+            certified = BoardCertification.objects.filter(reviewer=OuterRef("case__reviewer")).filter(
+                Q(specialty=specialty) | Q(specialty__parent=specialty)
+            )
+            items = items.filter(Exists(certified))
+        if decided_from is not None:
+            items = items.filter(**{f"{published_on}__gte": decided_from})
+        if decided_to is not None:
+            items = items.filter(**{f"{published_on}__lte": decided_to})
+        return items
+
+    def _published_on(self) -> str:
+        """Where the publication date is read: the item itself on PostgreSQL, its case elsewhere."""
+        return "published_on" if connections[self.db].vendor == "postgresql" else "case__decision_date"
+
+    def ranked(self, *, words: str = "", counted: bool = True):
+        """(pk, found) of these items, best match first, then the newest decision: what to slice a page from.
+
+        Narrow on purpose: the database carries only ids and ranks through the sort, and counts every
+        match in the same pass (`found`, COUNT(*) OVER ()), so a page costs one scan of the matches.
+        Not `counted` (found is None), the newest items come straight from an index, however many.
+        Rank on PostgreSQL: ts_rank of the words, plus the request's trigram word similarity to a single word.
+        """
+        found = models.Window(models.Count("pk")) if counted else Value(None, output_field=models.IntegerField())
+        items = self.annotate(found=found)
+        newest = [f"-{self._published_on()}", "-pk"]
+        words = words.strip()
+        if words and connections[self.db].vendor == "postgresql":
+            query = SearchQuery(words, search_type="websearch", config="english")
+            rank = SearchRank(F("search_vector"), query)
+            if _one_word(words):
+                rank += TrigramWordSimilarity(Value(words), "request_text")
+            items = items.annotate(rank=rank).order_by("-rank", *newest)
+        else:
+            items = items.order_by(*newest)
+        return items.values_list("pk", "found")
+
+    def for_precedent_results(self, *, words: str = ""):
+        """Rows of result pages (filter them by the ids of ranked()), 3 queries whatever their number.
+
+        Each row has its case with the parties the public copy leaves out (select_related) and all its
+        items (prefetched, for reviews.redaction), the review's citations (prefetched), and `headline`:
+        on PostgreSQL the rationale's best passages with the matched words between MATCH_START and
+        MATCH_END (ts_headline); elsewhere "" and reviews.precedents cuts the excerpt.
+        """
+        items = self.select_related(
+            # What reviews.redaction reads to print the texts as the public copy does.
+            "case__employer",
+            "case__claims_administrator",
+            "case__employee_attorney",
+            "case__requesting_provider__group",
+            "case__redaction",
+            "category",
+            "subcategory",
+        ).prefetch_related(
+            models.Prefetch(
+                "citations",
+                queryset=Citation.objects.filter(role=Citation.Role.REVIEW).select_related("guideline"),
+                to_attr="review_citations",
+            ),
+            "case__items",  # the redaction reads every text of the case for its vocabulary
+        )
+        words = words.strip()
+        if not words or connections[self.db].vendor != "postgresql":
+            return items.annotate(headline=Value(""))
+        query = SearchQuery(words, search_type="websearch", config="english")
+        return items.annotate(
+            headline=SearchHeadline(
+                "rationale",
+                query,
+                config="english",
+                start_sel=MATCH_START,
+                stop_sel=MATCH_END,
+                max_fragments=2,
+                min_words=12,
+                max_words=30,
+                fragment_delimiter=" … ",
+            ),
+        )
+
+    def overturned_shares(self, *, limit: int = 12) -> dict[str, list[dict]]:
+        """How many of these items were overturned, by category, by guideline the review cited and by the
+        reviewer's certified specialty (3 queries), most frequent first: every category (a short catalogue,
+        and each item has one, so they add up to the whole), the `limit` most frequent of the others.
+
+        Returns {"category": [{"label", "n", "overturned"}, ...], "guideline": [...], "specialty": [...]}.
+        An item citing two guidelines, or decided by a reviewer with two specialties, counts under each.
+        """
+        items = self.order_by()  # a default or ranking order would join the GROUP BY
+        overturned = Q(decision=DisputedItem.Decision.OVERTURNED)
+        groups = {
+            "category": items.values(label=F("category__name")),
+            "guideline": items.filter(citations__role=Citation.Role.REVIEW).values(
+                label=F("citations__guideline__citation_name")
+            ),
+            "specialty": items.filter(case__reviewer__certifications__isnull=False).values(
+                label=F("case__reviewer__certifications__specialty__name")
+            ),
+        }
+        shares = {}
+        for name, rows in groups.items():
+            rows = rows.annotate(
+                n=models.Count("pk", distinct=True), overturned=models.Count("pk", distinct=True, filter=overturned)
+            ).order_by("-n", "label")
+            shares[name] = list(rows if name == "category" else rows[:limit])
+        return shares
+
+
 class DisputedItem(models.Model):
     """One disputed treatment request and, once reviewed, its decision."""
 
@@ -803,9 +986,30 @@ class DisputedItem(models.Model):
     rationale = models.TextField("Decision rationale", blank=True, max_length=LONG_TEXT_MAX)
     # Bumped on every save of the panel (decision, guidelines, rationale): stale saves are refused.
     version = models.PositiveIntegerField(default=0, editable=False)
+    # The precedent search's words: the request and its remaining portion (weight A) and the rationale
+    # (weight B), written by a PostgreSQL trigger on every insert or update of those texts, whichever
+    # code writes them (services, admin, importer, bulk writes). Migration 0012 adds the trigger and
+    # its GIN index on PostgreSQL; on SQLite the column stays empty and the search reads the texts.
+    search_vector = SearchVectorField(null=True, editable=False)
+    # The decision date of the item's case once the case is issued, else empty: on PostgreSQL the
+    # precedent library filters and sorts on it without joining the cases. PostgreSQL triggers
+    # (migration 0012) copy it from the case on every write of the item (a stale value an instance
+    # carries is never what is stored) and of the case's status or decision date. Empty on SQLite.
+    published_on = models.DateField(null=True, editable=False)
+
+    objects = DisputedItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["case", "position"]
+        indexes = [
+            # The precedent library without words: the newest determinations first.
+            models.Index(
+                F("published_on").desc(),
+                F("id").desc(),
+                name="item_published_idx",
+                condition=Q(published_on__isnull=False),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["case", "position"], name="item_unique_position"),
             models.CheckConstraint(condition=Q(decision__in=["", "upheld", "overturned"]), name="item_decision_valid"),

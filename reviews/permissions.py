@@ -91,3 +91,25 @@ def get_document_for_user(user: AbstractBaseUser, case_number: str, document_id:
     if is_reviewer(user):
         return get_object_or_404(documents, case__reviewer__user=user, case__status__in=REVIEWER_READING_STATUSES)
     raise Http404("No such document.")
+
+
+def library_reader_required(view):
+    """The precedent library: coordinators and reviewers; anonymous users log in, others get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not (is_coordinator(request.user) or is_reviewer(request.user)):
+            raise PermissionDenied("The precedent library is for coordinators and expert reviewers.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def get_issued_case_for_library(user: AbstractBaseUser, case_number: str, queryset=None) -> Case:
+    """An issued case, to read as its public copy: any coordinator or reviewer; 404 for anyone else and
+    for a case not issued (a reviewer reads other reviewers' determinations only once published)."""
+    if not (is_coordinator(user) or is_reviewer(user)):
+        raise Http404("No such determination.")
+    queryset = queryset if queryset is not None else Case.objects.all()
+    return get_object_or_404(queryset, case_number=case_number, status=Case.Status.ISSUED)

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path, register_converter
 
-from .views import cases, casework, documents, home, imports, intake, letters, public_copy, quality, review
+from .views import cases, casework, documents, home, imports, intake, letters, precedents, public_copy, quality, review
 
 
 class CaseNumberConverter:
@@ -67,4 +67,8 @@ urlpatterns = [
     path("cases/<case:case_number>/review/items/<int:position>/", review.item_save, name="case_item_save"),
     path("cases/<case:case_number>/review/preview/", review.case_preview, name="case_preview"),
     path("cases/<case:case_number>/review/submit/", review.case_submit, name="case_submit"),
+    path("cases/<case:case_number>/review/precedents/", precedents.case_precedents, name="case_precedents"),
+    # The precedent library (reviews.views.precedents): issued determinations, read as public copies.
+    path("precedents/", precedents.precedent_search, name="precedent_search"),
+    path("precedents/<case:case_number>/", precedents.precedent_public_copy, name="precedent_public_copy"),
 ]

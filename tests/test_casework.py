@@ -291,5 +291,5 @@ def test_opening_a_case_page_is_written_to_the_audit_log(client, coordinator, re
 
     client.force_login(coordinator)
     client.get(_url(received))
-    entry = LogEntry.objects.get(action=LogEntry.Action.ACCESS, object_pk=str(received.pk))
+    entry = LogEntry.objects.get_for_object(received).get(action=LogEntry.Action.ACCESS)
     assert entry.actor == coordinator

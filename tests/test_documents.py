@@ -436,7 +436,9 @@ def test_the_assigned_reviewer_cannot_open_documents_before_accepting(client, re
     assert client.get(file_url(document)).status_code == 404
     document.refresh_from_db()
     assert document.first_opened_at is None
-    assert not LogEntry.objects.filter(action=LogEntry.Action.ACCESS).exists()
+    assert not LogEntry.objects.filter(
+        action=LogEntry.Action.ACCESS, content_type=ContentType.objects.get_for_model(CaseDocument)
+    ).exists()
 
 
 def test_another_reviewer_cannot_open_the_document(client, reviewer, other_reviewer, document):

@@ -333,7 +333,7 @@ def test_reading_the_workspace_is_written_to_the_audit_log(client, reviewer, acc
 
     client.force_login(reviewer.user)
     client.get(url("case_workspace", accepted))
-    entry = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, object_pk=str(accepted.pk)).get()
+    entry = LogEntry.objects.get_for_object(accepted).get(action=LogEntry.Action.ACCESS)
     assert entry.actor == reviewer.user and entry.additional_data == {"page": "workspace"}
 
 
