@@ -84,9 +84,8 @@ def approvable(faults, submitted_case, coordinator):
     return case
 
 
-def _slow_to_render(case, *, by):
-    """Forty long items: rendering then lasts long enough to be caught in the act. The public copy,
-    changed by them, is confirmed again."""
+def _slow_to_render(case, coordinator):
+    """Forty long items: rendering then lasts long enough to be caught in the act (public copy confirmed again)."""
     item = case.items.get()
     DisputedItem.objects.bulk_create(
         DisputedItem(
@@ -95,7 +94,7 @@ def _slow_to_render(case, *, by):
         )
         for n in range(2, 42)
     )  # fmt: skip
-    confirm_public_copy(case, by=by)
+    confirm_public_copy(case, by=coordinator)
 
 
 def _final(case) -> Letter:
@@ -155,7 +154,7 @@ def test_a_worker_killed_mid_render_is_recovered_by_another_within_the_visibilit
     faults.redis.start()
     first = faults.worker("killed")
     assert chaos.wait_for(lambda: app.control.ping(destination=[first.hostname], timeout=0.5), 60)
-    _slow_to_render(approvable, by=coordinator)
+    _slow_to_render(approvable, coordinator)
     services.case_approve(case=approvable, by=coordinator)
     letter = _final(approvable)
     assert chaos.wait_for(lambda: Letter.objects.get(pk=letter.pk).status == Letter.Status.RENDERING, 60)
@@ -177,7 +176,7 @@ def test_redis_stopped_during_a_render_does_not_kill_the_worker_and_the_letter_i
     faults.redis.start()
     worker = faults.worker("survivor")
     assert chaos.wait_for(lambda: app.control.ping(destination=[worker.hostname], timeout=0.5), 60)
-    _slow_to_render(approvable, by=coordinator)
+    _slow_to_render(approvable, coordinator)
     services.case_approve(case=approvable, by=coordinator)
     letter = _final(approvable)
     assert chaos.wait_for(lambda: Letter.objects.get(pk=letter.pk).status == Letter.Status.RENDERING, 60)
