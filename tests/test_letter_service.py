@@ -133,3 +133,17 @@ def test_a_correction_is_a_new_version_and_the_ready_letter_does_not_change(queu
     assert (corrected.version, corrected.correction_reason) == (2, "typo in a date")
     after = Letter.objects.get(pk=queued_letter.pk)
     assert (after.status, after.sha256, after.text) == (before.status, before.sha256, before.text)
+
+
+def test_a_second_correction_while_the_first_is_rendering_is_refused_and_queues_nothing(
+    queued_letter, coordinator, queued
+):
+    letter_services.letter_render(letter_id=queued_letter.pk)
+    case = queued_letter.case
+    letter_services.letter_correct(case=case, by=coordinator, reason="typo in a date")
+    versions = Letter.objects.filter(case=case).count()
+
+    with pytest.raises(ValueError, match="Version 2 is still being rendered"):
+        letter_services.letter_correct(case=case, by=coordinator, reason="typo in a date")
+
+    assert Letter.objects.filter(case=case).count() == versions

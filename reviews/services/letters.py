@@ -65,8 +65,9 @@ def letter_queue(*, case: Case, by: AbstractBaseUser | None, reason: str = "") -
 def letter_correct(*, case: Case, by: AbstractBaseUser, reason: str) -> Letter:
     """A ready letter never changes: a correction is a new version, with its reason.
 
-    Raises PermissionDenied for a non-coordinator and ValueError without a reason or before
-    the first letter is ready.
+    Raises PermissionDenied for a non-coordinator and ValueError without a reason, before the
+    first letter is ready, or while a version is still queued or rendering (a second click, or
+    two coordinators at once: the case lock makes the second one see the first's version).
     """
     require_coordinator(by)
     if not reason.strip():
@@ -74,6 +75,8 @@ def letter_correct(*, case: Case, by: AbstractBaseUser, reason: str) -> Letter:
     case = Case.objects.select_for_update().get(pk=case.pk)
     if not case.letters.filter(status=Letter.Status.READY).exists():
         raise ValueError("There is no issued letter to correct yet.")
+    if pending := case.letters.filter(status__in=[Letter.Status.QUEUED, Letter.Status.RENDERING]).first():
+        raise ValueError(f"Version {pending.version} is still being rendered: wait for it before correcting again.")
     letter = letter_queue(case=case, by=by, reason=reason)
     CaseEvent.record(case, by=by, from_status=case.status, note=f"letter version {letter.version} queued: {reason}")
     return letter

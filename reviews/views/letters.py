@@ -78,32 +78,31 @@ def letter_download(request, case_number, version, kind, fmt):
     return response  # Cache-Control: reviews.middleware.NoStoreMiddleware
 
 
-@require_POST
-@coordinator_required
-def letter_retry(request, case_number, version):
+def _letter_action(request, case_number, version, service, done: str):
+    """Run a coordinator's action on a version of the letter; its refusal or `done` comes back as a message."""
     case = get_case_for_coordinator(request.user, case_number)
     letter = get_object_or_404(case.letters, version=version, kind=Letter.Kind.FINAL_DETERMINATION)
     try:
-        services.letter_retry(letter=letter, by=request.user)
+        service(letter=letter, by=request.user)
     except ValueError as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, f"Letter version {version} queued again.")
+        messages.success(request, f"Letter version {version} {done}.")
     return redirect("reviews:case_detail", case.case_number)
+
+
+@require_POST
+@coordinator_required
+def letter_retry(request, case_number, version):
+    return _letter_action(request, case_number, version, services.letter_retry, "queued again")
 
 
 @require_POST
 @coordinator_required
 def letter_serve_again(request, case_number, version):
-    case = get_case_for_coordinator(request.user, case_number)
-    letter = get_object_or_404(case.letters, version=version, kind=Letter.Kind.FINAL_DETERMINATION)
-    try:
-        services.letter_serve_again(letter=letter, by=request.user)
-    except ValueError as e:
-        messages.error(request, str(e))
-    else:
-        messages.success(request, f"Letter version {version} queued for service on the parties not yet served.")
-    return redirect("reviews:case_detail", case.case_number)
+    return _letter_action(
+        request, case_number, version, services.letter_serve_again, "queued for service on the parties not yet served"
+    )
 
 
 @require_POST
