@@ -29,4 +29,6 @@
   }
 
   input.addEventListener("change", show);
+  // Files chosen before this deferred script ran (a quick hand, or the browser restoring the form) show too.
+  show();
 })();

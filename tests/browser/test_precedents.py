@@ -207,7 +207,7 @@ def test_the_workspace_panel_shows_precedents_of_the_item_being_decided_and_leav
 
     # Typing in the panel searches again, and saves nothing: no item panel is marked as edited.
     panel.get_by_role("searchbox").fill("gabapentin dermatome")
-    expect(panel.locator("#precedent-results")).to_contain_text("1 found")
+    expect(panel.locator("#precedent-results")).to_contain_text("1 found", timeout=15_000)  # a loaded CI machine
     expect(page.locator("form.ws-panel[data-state]")).to_have_count(0)
     assert posts == []
 
