@@ -1,6 +1,7 @@
 """Importing published determinations: every example and the seed's letter, round trip, refusals, re-import."""
 
 import difflib
+import re
 from io import StringIO
 from pathlib import Path
 
@@ -341,3 +342,11 @@ def test_a_long_batch_is_imported_in_runs_each_queued_by_the_one_before(coordina
     assert determination_batch_run(batch_id=batch.pk) is True
     batch.refresh_from_db()
     assert (batch.status, batch.processed, batch.imported) == (DeterminationImport.Status.DONE, 3, 3)
+
+
+def test_bench_import_prints_letters_per_second_and_leaves_nothing_behind(coordinator):
+    cases = Case.objects.count()
+    out = StringIO()
+    call_command("bench_import", "--letters", "15", "--as", "alice", stdout=out)
+    assert re.search(r"^15 letters \([0-9.]+ items each\) imported in [0-9.]+ s: [0-9]+ letters/s", out.getvalue())
+    assert Case.objects.count() == cases  # rolled back
