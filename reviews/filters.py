@@ -32,21 +32,33 @@ SORT_CHOICES = [
 ]
 
 
-class CaseFilterForm(forms.Form):
-    """The filter bar: one compact row above the list, labels hidden (placeholders and empty choices name them)."""
+class FilterBarForm(forms.Form):
+    """A compact bar of filters above a list: labels hidden (aria-labels, placeholders and empty choices name
+    the fields), sent by GET to `action_url`."""
+
+    action_url = ""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
             field.widget.attrs.setdefault("aria-label", field.label or name)
-        self.fields["q"].widget.attrs["placeholder"] = "Case, claim or employee"
-        self.fields["organization"].widget.attrs["placeholder"] = "Employer or CA"
-        list_url = reverse("reviews:case_list")
         self.helper = FormHelper()
         self.helper.form_method = "get"
-        self.helper.form_action = list_url
+        self.helper.form_action = reverse(self.action_url)
         self.helper.form_show_labels = False
         self.helper.form_class = "imr-filter-bar mb-3"
+
+
+class CaseFilterForm(FilterBarForm):
+    """The case list's filter bar: one compact row."""
+
+    action_url = "reviews:case_list"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["q"].widget.attrs["placeholder"] = "Case, claim or employee"
+        self.fields["organization"].widget.attrs["placeholder"] = "Employer or CA"
+        list_url = self.helper.form_action
         self.helper.layout = Layout(
             Row(
                 Column(Field("q", css_class="form-control-sm"), css_class="col-12 col-md-6 col-xl-2"),
@@ -154,20 +166,15 @@ class CaseFilter(django_filters.FilterSet):
         return queryset.order_by(due.asc(nulls_last=True), "case_number")
 
 
-class PrecedentFilterForm(forms.Form):
+class PrecedentFilterForm(FilterBarForm):
     """The precedent search: the words on a line of their own, the filters in a compact row below."""
+
+    action_url = "reviews:precedent_search"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, field in self.fields.items():
-            field.widget.attrs.setdefault("aria-label", field.label or name)
         self.fields["q"].widget.attrs["placeholder"] = 'Words of the request or rationale: tramadol, "epidural steroid"'
-        search_url = reverse("reviews:precedent_search")
-        self.helper = FormHelper()
-        self.helper.form_method = "get"
-        self.helper.form_action = search_url
-        self.helper.form_show_labels = False
-        self.helper.form_class = "imr-filter-bar mb-3"
+        search_url = self.helper.form_action
         self.helper.layout = Layout(
             Row(
                 Column(Field("q", css_class="form-control-sm"), css_class="col-12 col-lg-6"),
