@@ -350,3 +350,16 @@ def test_bench_import_prints_letters_per_second_and_leaves_nothing_behind(coordi
     call_command("bench_import", "--letters", "15", "--as", "alice", stdout=out)
     assert re.search(r"^15 letters \([0-9.]+ items each\) imported in [0-9.]+ s: [0-9]+ letters/s", out.getvalue())
     assert Case.objects.count() == cases  # rolled back
+
+
+def test_a_published_letter_as_a_pdf_is_read_through_pdftotext_and_imported(coordinator, tmp_path):
+    from django.utils.html import escape
+
+    path = LETTERS[0]
+    pdf = letters.render_pdf(f"<pre style='font: 8pt monospace'>{escape(path.read_text())}</pre>")
+    (tmp_path / "letter.pdf").write_bytes(pdf)
+    out, err, status = _import(tmp_path / "letter.pdf")
+    assert status == 0, err
+    case = Case.objects.get(imported_from="letter.pdf")
+    assert case.case_number == published.parse(path.read_text()).header["case_number"]
+    assert case.items.count() == len(published.parse(path.read_text()).items)
