@@ -5,10 +5,10 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django_fsm import TransitionNotAllowed
 
 from reviews import services
 from reviews.models import Case, CaseEvent, CaseStatus, Holiday
+from reviews.services.errors import Refused
 from tests.factories import (
     CaseFactory,
     CoordinatorFactory,
@@ -120,7 +120,7 @@ def test_eligibility_cannot_be_decided_twice(coordinator, is_eligible):
     case = eligible(coordinator)
     before = snapshot(case)
 
-    with pytest.raises(TransitionNotAllowed):
+    with pytest.raises(Refused):
         services.case_confirm_eligibility(case=case, by=coordinator, eligible=is_eligible, reason="late")
 
     assert snapshot(case) == before
@@ -132,7 +132,7 @@ def test_the_service_works_from_the_stored_status_not_a_stale_instance(coordinat
     services.case_confirm_eligibility(case=stale, by=coordinator, eligible=True)
     assert stale.status == S.RECEIVED  # the caller's copy is out of date ...
 
-    with pytest.raises(TransitionNotAllowed):  # ... but the service locks and reads the row
+    with pytest.raises(Refused):  # ... but the service locks and reads the row
         services.case_confirm_eligibility(case=stale, by=coordinator, eligible=False, reason="duplicate")
 
     assert Case.objects.get(pk=stale.pk).status == S.ELIGIBLE
@@ -190,7 +190,7 @@ def test_records_are_requested_only_for_an_eligible_case(coordinator, make):
     case = make() if make is received else make(coordinator)
     before = snapshot(case)
 
-    with pytest.raises(TransitionNotAllowed):
+    with pytest.raises(Refused):
         services.case_request_records(case=case, by=coordinator, sent_on=D(2026, 10, 20))
 
     assert snapshot(case) == before
@@ -240,7 +240,7 @@ def test_records_are_completed_only_for_a_case_awaiting_them(coordinator, make):
     case = make() if make is received else make(coordinator)
     before = snapshot(case)
 
-    with pytest.raises(TransitionNotAllowed):
+    with pytest.raises(Refused):
         services.case_complete_records(case=case, by=coordinator, on=D(2026, 11, 6))
 
     assert snapshot(case) == before
@@ -250,7 +250,7 @@ def test_records_completed_twice_keep_the_first_date(coordinator):
     case = services.case_complete_records(case=awaiting_records(coordinator), by=coordinator, on=D(2026, 11, 6))
     before = snapshot(case)
 
-    with pytest.raises(TransitionNotAllowed):
+    with pytest.raises(Refused):
         services.case_complete_records(case=case, by=coordinator, on=D(2026, 11, 20))
 
     assert snapshot(case) == before

@@ -11,6 +11,7 @@ from django.utils import timezone
 from .. import deadlines
 from ..models import Case, CaseEvent, CaseNumberSequence, Citation, Diagnosis, DisputedItem, modified_request_parts
 from ..permissions import require_coordinator
+from .workflow import case_transition
 
 
 def case_number_next(*, year: int) -> str:
@@ -119,22 +120,6 @@ def case_register(*, case: Case, by: AbstractBaseUser) -> Case:
     return case
 
 
-def _transition(case: Case, name: str, *, by: AbstractBaseUser, note: str = "", **changes) -> Case:
-    """Lock the case, run the fsm transition `name`, apply `changes`, save, and record the event.
-
-    Raises django_fsm.TransitionNotAllowed when the case is not in a source state of `name`.
-    Callers are atomic; the lock makes concurrent transitions of one case run one at a time.
-    """
-    case = Case.objects.select_for_update().get(pk=case.pk)
-    from_status = case.status
-    getattr(case, name)()
-    for field, value in changes.items():
-        setattr(case, field, value)
-    case.save()
-    CaseEvent.record(case, by=by, note=note, from_status=from_status)
-    return case
-
-
 @transaction.atomic
 def case_confirm_eligibility(*, case: Case, by: AbstractBaseUser, eligible: bool, reason: str = "") -> Case:
     """Record the coordinator's eligibility decision; an ineligible case closes with `reason`.
@@ -144,10 +129,10 @@ def case_confirm_eligibility(*, case: Case, by: AbstractBaseUser, eligible: bool
     """
     require_coordinator(by)
     if eligible:
-        return _transition(case, "confirm_eligible", by=by, note=reason or "eligible")
+        return case_transition(case, "confirm_eligible", by=by, note=reason or "eligible")
     if not reason.strip():
         raise ValueError("Give the reason the application is ineligible.")
-    return _transition(case, "confirm_ineligible", by=by, note=reason, closed_reason=reason)
+    return case_transition(case, "confirm_ineligible", by=by, note=reason, closed_reason=reason)
 
 
 @transaction.atomic
@@ -161,7 +146,7 @@ def case_request_records(
     require_coordinator(by)
     sent_on = sent_on or timezone.localdate()
     due = deadlines.records_due(sent_on, case.priority, electronic=electronic)
-    return _transition(
+    return case_transition(
         case, "request_records", by=by, note=f"records requested, due {due:%m/%d/%Y}", records_due_date=due
     )
 
@@ -175,7 +160,7 @@ def case_complete_records(*, case: Case, by: AbstractBaseUser, on: dt.date | Non
     require_coordinator(by)
     on = on or timezone.localdate()
     due = deadlines.decision_due(on, case.priority)
-    return _transition(
+    return case_transition(
         case,
         "complete_records",
         by=by,

@@ -13,6 +13,7 @@ from ..audit import record_access
 from ..forms.casework import AssignForm, EligibilityForm, ReassignForm, RecordsCompleteForm, RecordsRequestForm
 from ..models import Case, CaseEvent, DisputedItem
 from ..permissions import coordinator_required, get_case_for_coordinator
+from ..services.errors import Refused
 from .letters import letters_context
 
 CASE_PAGE = Case.objects.select_related(
@@ -86,7 +87,7 @@ def case_eligibility(request, case_number):
                     eligible=data["eligible"],
                     reason=f"{data['reason']} [{summary}]".strip(),
                 )
-            except TransitionNotAllowed:
+            except Refused:
                 return _stale(request, case, "checked for eligibility")
             if data["eligible"]:
                 messages.success(request, f"{case} is eligible. Send the notice and request the records next.")
@@ -110,7 +111,7 @@ def case_request_records(request, case_number):
         return redirect("reviews:case_detail", case.case_number)
     try:
         case = services.case_request_records(case=case, by=request.user, **form.cleaned_data)
-    except TransitionNotAllowed:
+    except Refused:
         return _stale(request, case, "sent a request for records")
     messages.success(request, f"Records requested for {case}; due {case.records_due_date:%m/%d/%Y}.")
     return redirect("reviews:case_detail", case.case_number)
@@ -126,7 +127,7 @@ def case_records_complete(request, case_number):
         return redirect("reviews:case_detail", case.case_number)
     try:
         case = services.case_complete_records(case=case, by=request.user, on=form.cleaned_data["complete_on"])
-    except TransitionNotAllowed:
+    except Refused:
         return _stale(request, case, "marked records complete")
     messages.success(request, f"Records complete. The decision on {case} is due {case.decision_due_date:%m/%d/%Y}.")
     return redirect("reviews:case_detail", case.case_number)
