@@ -1,4 +1,4 @@
-"""The Final Determination letter, pure: a case in, HTML, text or PDF out (DESIGN.md section 7).
+"""The Final Determination letter and the notices, pure: a case in, HTML, text or PDF out (DESIGN.md 4, 7).
 
 Two layouts, as published: "2014" states the credentials in prose; "2016" lists them in the
 "State(s) of Licensure" / "Certification(s)/Specialty" lines. Both open with the header grid.
@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from . import redaction
-from .models import US_STATES, Case, Citation, DisputedItem
+from .models import US_STATES, Case, Citation, DisputedItem, Letter
 
 LAYOUTS = ("2014", "2016")
 
@@ -279,6 +279,61 @@ def render_letter(*, case: Case, fmt: str = "html", layout: str | None = None, p
     if fmt == "html":
         return render_to_string("letters/final.html", context)
     return _tidy_text(render_to_string("letters/final.txt", context))
+
+
+# The notices (DESIGN.md section 4): the same house layout, each with its own body.
+
+# Titles as the notices print them, under "Independent Medical Review".
+NOTICE_TITLES = {
+    Letter.Kind.ASSIGNMENT_NOTICE: "Notice of Assignment and Request for Information",
+    Letter.Kind.INELIGIBILITY: "Determination of Ineligibility",
+    Letter.Kind.WITHDRAWAL_NOTICE: "Notice of Withdrawal",
+    Letter.Kind.TERMINATION_NOTICE: "Notice of Termination",
+}
+
+
+# Each notice's sections, in order: heading and body (a text template, used by both formats).
+NOTICE_SECTIONS = {
+    Letter.Kind.ASSIGNMENT_NOTICE: [
+        ("NOTICE OF ASSIGNMENT", "letters/notice_noarfi_assignment.txt"),
+        ("REQUEST FOR INFORMATION", "letters/notice_noarfi_request.txt"),
+    ],
+    Letter.Kind.INELIGIBILITY: [
+        ("DETERMINATION", "letters/notice_ineligible_determination.txt"),
+        ("REASONS", "letters/notice_ineligible_reasons.txt"),
+        ("APPEAL RIGHTS", "letters/notice_ineligible_appeal.txt"),
+    ],
+    Letter.Kind.WITHDRAWAL_NOTICE: [("NOTICE OF WITHDRAWAL", "letters/notice_withdrawal.txt")],
+    Letter.Kind.TERMINATION_NOTICE: [("NOTICE OF TERMINATION", "letters/notice_termination.txt")],
+}
+
+
+def notice_context(*, case: Case, kind: str, dated, addressees: list) -> dict:
+    """What a notice prints: the case facts, who it goes to, the disputed items and the step it reports.
+
+    `addressees` are the parties served (services.letters.parties); `dated` the date the notice bears.
+    """
+    return {
+        "case": case,
+        "kind": kind,
+        "title": NOTICE_TITLES[kind],
+        "sections": NOTICE_SECTIONS[kind],
+        "dated": dated,
+        "organization_name": case.issuing_organization or settings.IMR_ORGANIZATION_NAME,
+        "addressees": addressees,
+        "items": list(case.items.all()),
+        "expedited": case.priority == Case.Priority.EXPEDITED,
+    }
+
+
+def render_notice(*, case: Case, kind: str, dated, addressees: list, fmt: str = "html") -> str:
+    """A notice as HTML (for the browser and the PDF) or plain text."""
+    context = notice_context(case=case, kind=kind, dated=dated, addressees=addressees)
+    if fmt == "html":
+        return render_to_string("letters/notice.html", context)
+    if fmt == "text":
+        return _tidy_text(render_to_string("letters/notice.txt", context))
+    raise ValueError("fmt is 'html' or 'text'; use render_pdf for a PDF.")
 
 
 def _tidy_text(text: str) -> str:

@@ -1272,22 +1272,32 @@ class CaseEvent(models.Model):
 
 
 class LetterQuerySet(models.QuerySet):
+    def served(self):
+        """The documents served on the parties (the letter and the notices), each leading its rendering."""
+        return self.exclude(kind=Letter.Kind.PUBLIC_COPY)
+
+    def rendered_with(self, letter: "Letter"):
+        """The rows rendered in one run with `letter`: a letter version with its public copy, a notice alone."""
+        return self.filter(case=letter.case_id, version=letter.version, kind__in=letter.rendered_kinds)
+
     def ready_unserved(self, *, before):
-        """Served letters ready since before `before` and not served: no delivery yet, or an e-mail not sent."""
+        """Served documents ready since before `before` and not served: no delivery yet, or an e-mail not sent."""
         deliveries = LetterDelivery.objects.filter(letter=models.OuterRef("pk"))
         unsent = deliveries.filter(method=LetterDelivery.Method.EMAIL, served_at__isnull=True)
-        return self.filter(
-            kind=Letter.Kind.FINAL_DETERMINATION, status=Letter.Status.READY, rendered_at__lt=before
-        ).filter(~models.Exists(deliveries) | models.Exists(unsent))
+        return (
+            self.served()
+            .filter(status=Letter.Status.READY, rendered_at__lt=before)
+            .filter(~models.Exists(deliveries) | models.Exists(unsent))
+        )
 
     def needing_attention(self, *, stuck_before, unserved_before):
-        """For the dashboard: served letters failed, queued or rendering since before `stuck_before`, or
+        """For the dashboard: served documents failed, queued or rendering since before `stuck_before`, or
         ready since before `unserved_before` and not served; oldest first, with their case."""
         deliveries = LetterDelivery.objects.filter(letter=models.OuterRef("pk"))
         unsent = deliveries.filter(method=LetterDelivery.Method.EMAIL, served_at__isnull=True)
         S = Letter.Status
         return (
-            self.filter(kind=Letter.Kind.FINAL_DETERMINATION)
+            self.served()
             .filter(
                 Q(status=S.FAILED)
                 | Q(status__in=[S.QUEUED, S.RENDERING], status_changed_at__lt=stuck_before)
@@ -1302,11 +1312,19 @@ class LetterQuerySet(models.QuerySet):
 
 
 class Letter(models.Model):
-    """A rendering of the Final Determination. A ready letter never changes; a correction is a new version."""
+    """A rendering of the Final Determination or of a notice to the parties (DESIGN.md sections 4 and 7).
+
+    A ready letter never changes; a correction is a new version. A notice is versioned on its own:
+    a case reopened and withdrawn again gets a second withdrawal notice.
+    """
 
     class Kind(models.TextChoices):
         FINAL_DETERMINATION = "final", "Final determination"
         PUBLIC_COPY = "public", "Public copy"
+        ASSIGNMENT_NOTICE = "noarfi", "Notice of assignment and request for information"
+        INELIGIBILITY = "ineligible", "Ineligibility determination"
+        WITHDRAWAL_NOTICE = "withdrawal", "Withdrawal notice"
+        TERMINATION_NOTICE = "termination", "Termination notice"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -1316,7 +1334,7 @@ class Letter(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="letters")
     version = models.PositiveSmallIntegerField(default=1)
-    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.FINAL_DETERMINATION)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.FINAL_DETERMINATION)
     layout = models.CharField(max_length=8, default="2016", help_text="Layout version the letter was rendered with.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     html = models.TextField(blank=True)
@@ -1326,6 +1344,9 @@ class Letter(models.Model):
     rendered_at = models.DateTimeField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
     correction_reason = models.TextField(blank=True)
+    # A notice bears the date of the step it reports (the NOARFI: the day it is sent, which starts
+    # the records clock), whenever it is rendered; the letter bears the case's decision date.
+    dated = models.DateField(null=True, blank=True, help_text="The date a notice bears.")
     created_at = models.DateTimeField(auto_now_add=True)
     # When the status last changed: the sweep re-queues a letter left queued or rendering too long,
     # and Retry accepts such a letter once it is past that deadline.
@@ -1348,6 +1369,15 @@ class Letter(models.Model):
 
     def __str__(self):
         return f"{self.case} v{self.version} {self.get_kind_display()}"
+
+    @property
+    def is_notice(self) -> bool:
+        return self.kind not in (self.Kind.FINAL_DETERMINATION, self.Kind.PUBLIC_COPY)
+
+    @property
+    def rendered_kinds(self) -> tuple[str, ...]:
+        """The kinds rendered in one run with this one (see LetterQuerySet.rendered_with)."""
+        return (self.kind,) if self.is_notice else (self.Kind.FINAL_DETERMINATION, self.Kind.PUBLIC_COPY)
 
 
 class Redaction(models.Model):
@@ -1379,6 +1409,16 @@ class Redaction(models.Model):
         return f"{self.case} public copy"
 
 
+class LetterDeliveryQuerySet(models.QuerySet):
+    def to_mail(self):
+        """Postal copies of ready documents not mailed yet, oldest first, with their document and case."""
+        return (
+            self.filter(method=LetterDelivery.Method.MAIL, served_at__isnull=True, letter__status=Letter.Status.READY)
+            .select_related("letter__case")
+            .order_by("letter__rendered_at", "pk")
+        )
+
+
 class LetterDelivery(models.Model):
     """One service of a letter on a party: who, how and when."""
 
@@ -1391,7 +1431,11 @@ class LetterDelivery(models.Model):
     role = models.CharField(max_length=60, help_text="e.g. Employee, Requesting physician, Claims administrator")
     method = models.CharField(max_length=8, choices=Method.choices)
     address = models.TextField(blank=True)
+    # E-mailed copies are served when sent; postal ones when the coordinator records the mailing.
     served_at = models.DateTimeField(null=True, blank=True)
+    mailed_on = models.DateField(null=True, blank=True, help_text="The date a postal copy was mailed.")
+
+    objects = LetterDeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["letter", "id"]
@@ -1399,6 +1443,10 @@ class LetterDelivery(models.Model):
         constraints = [
             # Two runs of the service (a redelivered message) record each party once.
             models.UniqueConstraint(fields=["letter", "role"], name="letter_delivery_once_per_role"),
+            models.CheckConstraint(
+                condition=Q(mailed_on__isnull=True) | Q(method="mail", served_at__isnull=False),
+                name="letter_delivery_mailed_is_postal_and_served",
+            ),
         ]
 
     def __str__(self):

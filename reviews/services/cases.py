@@ -9,8 +9,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import deadlines
-from ..models import Case, CaseEvent, CaseNumberSequence, Citation, Diagnosis, DisputedItem, modified_request_parts
+from ..models import (
+    Case,
+    CaseEvent,
+    CaseNumberSequence,
+    Citation,
+    Diagnosis,
+    DisputedItem,
+    Letter,
+    modified_request_parts,
+)
 from ..permissions import require_coordinator
+from .notices import notice_queue
 from .workflow import case_transition
 
 
@@ -132,7 +142,9 @@ def case_confirm_eligibility(*, case: Case, by: AbstractBaseUser, eligible: bool
         return case_transition(case, "confirm_eligible", by=by, note=reason or "eligible")
     if not reason.strip():
         raise ValueError("Give the reason the application is ineligible.")
-    return case_transition(case, "confirm_ineligible", by=by, note=reason, closed_reason=reason)
+    case = case_transition(case, "confirm_ineligible", by=by, note=reason, closed_reason=reason)
+    notice_queue(case=case, kind=Letter.Kind.INELIGIBILITY, by=by)
+    return case
 
 
 @transaction.atomic
@@ -146,9 +158,11 @@ def case_request_records(
     require_coordinator(by)
     sent_on = sent_on or timezone.localdate()
     due = deadlines.records_due(sent_on, case.priority, electronic=electronic)
-    return case_transition(
+    case = case_transition(
         case, "request_records", by=by, note=f"records requested, due {due:%m/%d/%Y}", records_due_date=due
     )
+    notice_queue(case=case, kind=Letter.Kind.ASSIGNMENT_NOTICE, by=by, on=sent_on)
+    return case
 
 
 @transaction.atomic

@@ -1,7 +1,9 @@
-"""The Final Determination letter's life: queued on approval, rendered once per version, served on the parties.
+"""The life of the documents served on the parties: queued with their step, rendered once per version, served.
 
-Every step that follows a commit goes through the outbox (services/outbox.py): the rendering is
-written with the approval, the service with the readiness, and the sweep looks after the rest.
+The Final Determination letter is queued on approval (with its public copy, rendered in the same
+run); the notices by services/notices.py. Every step that follows a commit goes through the outbox
+(services/outbox.py): the rendering is written with the step, the service with the readiness, and
+the sweep looks after the rest. Postal copies are served when the coordinator records their mailing.
 """
 
 import datetime as dt
@@ -21,6 +23,7 @@ from django.utils import timezone
 from .. import letters
 from ..models import Case, CaseEvent, Letter, LetterDelivery
 from ..permissions import require_coordinator
+from .errors import Problem, Refused
 from .outbox import RENDER, SERVE, outbox_enqueue
 
 
@@ -36,7 +39,7 @@ class LetterNotRenderable(Exception):
     """The letter cannot be rendered as it stands (e.g. it would state credentials the reviewer lacks)."""
 
 
-def _queue_render(letter: Letter) -> None:
+def letter_render_queue(letter: Letter) -> None:
     outbox_enqueue(task=RENDER, args=[letter.pk], key=f"letter:{letter.pk}")
 
 
@@ -53,11 +56,11 @@ def letter_queue(*, case: Case, by: AbstractBaseUser | None, reason: str = "") -
 
     Call inside the caller's transaction (approval, or a correction). Returns the served letter.
     """
-    last = case.letters.aggregate(v=Max("version"))["v"] or 0
+    last = case.letters.filter(kind=Letter.Kind.FINAL_DETERMINATION).aggregate(v=Max("version"))["v"] or 0
     common = {"case": case, "version": last + 1, "layout": settings.IMR_LETTER_LAYOUT, "correction_reason": reason}
     final = Letter.objects.create(kind=Letter.Kind.FINAL_DETERMINATION, **common)
     Letter.objects.create(kind=Letter.Kind.PUBLIC_COPY, **common)
-    _queue_render(final)
+    letter_render_queue(final)
     return final
 
 
@@ -73,9 +76,10 @@ def letter_correct(*, case: Case, by: AbstractBaseUser, reason: str) -> Letter:
     if not reason.strip():
         raise ValueError("Give the reason for the corrected letter.")
     case = Case.objects.select_for_update().get(pk=case.pk)
-    if not case.letters.filter(status=Letter.Status.READY).exists():
+    finals = case.letters.filter(kind=Letter.Kind.FINAL_DETERMINATION)
+    if not finals.filter(status=Letter.Status.READY).exists():
         raise ValueError("There is no issued letter to correct yet.")
-    if pending := case.letters.filter(status__in=[Letter.Status.QUEUED, Letter.Status.RENDERING]).first():
+    if pending := finals.filter(status__in=[Letter.Status.QUEUED, Letter.Status.RENDERING]).first():
         raise ValueError(f"Version {pending.version} is still being rendered: wait for it before correcting again.")
     letter = letter_queue(case=case, by=by, reason=reason)
     CaseEvent.record(case, by=by, from_status=case.status, note=f"letter version {letter.version} queued: {reason}")
@@ -89,7 +93,8 @@ def stuck_since(now: dt.datetime | None = None) -> dt.datetime:
 
 @transaction.atomic
 def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
-    """Queue a failed rendering again, or one left queued or rendering past IMR_LETTER_STUCK_AFTER.
+    """Queue a failed rendering (of a letter or a notice) again, or one left queued or rendering past
+    IMR_LETTER_STUCK_AFTER.
 
     Raises PermissionDenied for a non-coordinator, ValueError for a letter that is ready, or
     queued or rendering and not yet past the deadline.
@@ -99,15 +104,22 @@ def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
         status__in=[Letter.Status.QUEUED, Letter.Status.RENDERING], status_changed_at__lt=stuck_since()
     )
     updated = (
-        Letter.objects.filter(case=letter.case, version=letter.version)
+        Letter.objects.rendered_with(letter)
         .filter(retryable)
         .update(status=Letter.Status.QUEUED, failure_reason="", status_changed_at=timezone.now())
     )
     if not updated:
         raise ValueError("Only a failed letter, or one queued or rendering for too long, can be retried.")
-    final = Letter.objects.get(case=letter.case, version=letter.version, kind=Letter.Kind.FINAL_DETERMINATION)
-    _queue_render(final)
-    return final
+    lead = _lead(letter)
+    letter_render_queue(lead)
+    return lead
+
+
+def _lead(letter: Letter) -> Letter:
+    """The row a rendering and a service are queued for: the served letter of a public copy, else itself."""
+    if letter.kind != Letter.Kind.PUBLIC_COPY:
+        return letter
+    return Letter.objects.get(case=letter.case_id, version=letter.version, kind=Letter.Kind.FINAL_DETERMINATION)
 
 
 @transaction.atomic
@@ -128,42 +140,54 @@ def letter_serve_again(*, letter: Letter, by: AbstractBaseUser) -> Letter:
 
 def pdf_name(letter: Letter) -> str:
     """One name per case, version and kind: a second rendering overwrites, never adds a file."""
+    if letter.is_notice:
+        return f"notices/{letter.case.case_number}-{letter.kind}-v{letter.version}.pdf"
     suffix = "-public" if letter.kind == Letter.Kind.PUBLIC_COPY else ""
     return f"letters/{letter.case.case_number}-v{letter.version}{suffix}.pdf"
 
 
+def _render_texts(*, letter: Letter, case: Case) -> tuple[str, str]:
+    """The HTML and text of one row: the letter (or its public copy) as its layout reads, or a notice."""
+    if letter.is_notice:
+        return tuple(
+            letters.render_notice(case=case, kind=letter.kind, dated=letter.dated, addressees=parties(case), fmt=fmt)
+            for fmt in ("html", "text")
+        )
+    public = letter.kind == Letter.Kind.PUBLIC_COPY
+    return tuple(
+        letters.render_letter(case=case, fmt=fmt, layout=letter.layout, public=public) for fmt in ("html", "text")
+    )
+
+
 def letter_render(*, letter_id: int) -> bool:
-    """Render a version of a case's letter (served letter and public copy) and issue it.
+    """Render a version of a case's letter (served letter and public copy) and issue it, or render a notice.
 
     Safe to run twice, or again after a crash at any point: a ready letter is left alone, the
-    PDFs are written under fixed names, and the letters become ready and the case issued in
-    one transaction. Returns False when there was nothing left to do.
+    PDFs are written under fixed names, and the rows become ready (and the case issued, for the
+    letter) in one transaction. Returns False when there was nothing left to do.
     """
-    final = Letter.objects.select_related("case").get(pk=letter_id)
-    if final.status == Letter.Status.READY:
+    lead = Letter.objects.select_related("case").get(pk=letter_id)
+    if lead.status == Letter.Status.READY:
         with transaction.atomic():  # a redelivered run: the letter is ready, its service must be queued
-            _queue_service(Letter.objects.select_for_update().get(pk=final.pk))
+            _queue_service(Letter.objects.select_for_update().get(pk=lead.pk))
         return False
-    Letter.objects.filter(case=final.case, version=final.version, status=Letter.Status.QUEUED).update(
+    together = Letter.objects.rendered_with(lead)
+    together.filter(status=Letter.Status.QUEUED).update(
         status=Letter.Status.RENDERING, status_changed_at=timezone.now()
     )
-    case = letters.letter_queryset().get(pk=final.case_id)
-    if problems := letters.credential_problems(case):
+    case = letters.letter_queryset().get(pk=lead.case_id)
+    if lead.kind == Letter.Kind.FINAL_DETERMINATION and (problems := letters.credential_problems(case)):
         raise LetterNotRenderable(" ".join(problems))
     # Render outside the transaction: WeasyPrint takes seconds and holds no lock.
     outputs = {}
-    for kind, public in ((Letter.Kind.FINAL_DETERMINATION, False), (Letter.Kind.PUBLIC_COPY, True)):
-        html = letters.render_letter(case=case, fmt="html", layout=final.layout, public=public)
-        text = letters.render_letter(case=case, fmt="text", layout=final.layout, public=public)
-        outputs[kind] = (html, text, letters.render_pdf(html))
+    for row in together:
+        html, text = _render_texts(letter=row, case=case)
+        outputs[row.kind] = (html, text, letters.render_pdf(html))
 
     with transaction.atomic():
-        rows = {
-            row.kind: row
-            for row in Letter.objects.select_for_update().filter(case=final.case_id, version=final.version)
-        }
-        if rows[Letter.Kind.FINAL_DETERMINATION].status == Letter.Status.READY:
-            _queue_service(rows[Letter.Kind.FINAL_DETERMINATION])
+        rows = {row.kind: row for row in together.select_for_update()}
+        if rows[lead.kind].status == Letter.Status.READY:
+            _queue_service(rows[lead.kind])
             return False  # another run finished first
         now = timezone.now()
         for kind, (html, text, pdf) in outputs.items():
@@ -176,19 +200,22 @@ def letter_render(*, letter_id: int) -> bool:
             row.status, row.rendered_at, row.failure_reason = Letter.Status.READY, now, ""
             row.status_changed_at = now
             row.save()
-        locked = Case.objects.select_for_update().get(pk=final.case_id)
-        if locked.status == Case.Status.APPROVED:
-            locked.issue()
-            locked.save()
-            CaseEvent.record(locked, by=None, from_status=Case.Status.APPROVED, note=f"letter v{final.version} ready")
-        _queue_service(rows[Letter.Kind.FINAL_DETERMINATION])
+        if lead.kind == Letter.Kind.FINAL_DETERMINATION:
+            locked = Case.objects.select_for_update().get(pk=lead.case_id)
+            if locked.status == Case.Status.APPROVED:
+                locked.issue()
+                locked.save()
+                CaseEvent.record(
+                    locked, by=None, from_status=Case.Status.APPROVED, note=f"letter v{lead.version} ready"
+                )
+        _queue_service(rows[lead.kind])
     return True
 
 
 def letter_mark_failed(*, letter_id: int, reason: str) -> None:
     """Record why rendering gave up, for the coordinator to read and retry."""
-    final = Letter.objects.get(pk=letter_id)
-    Letter.objects.filter(case=final.case_id, version=final.version).exclude(status=Letter.Status.READY).update(
+    letter = Letter.objects.get(pk=letter_id)
+    Letter.objects.rendered_with(letter).exclude(status=Letter.Status.READY).update(
         status=Letter.Status.FAILED, failure_reason=reason[:2000], status_changed_at=timezone.now()
     )
 
@@ -207,7 +234,8 @@ def parties(case: Case) -> list[Party]:
 
 
 def letter_serve(*, letter_id: int) -> int:
-    """E-mail the ready letter (PDF attached) to each party with an address; list the others for mail.
+    """E-mail the ready letter or notice (PDF attached) to each party with an address; list the others for
+    mail (served when the coordinator records the mailing, delivery_record_mailing).
 
     Safe to run twice: a party already served is not served again. Returns e-mails sent.
     """
@@ -220,10 +248,14 @@ def letter_serve(*, letter_id: int) -> int:
             role=party.role,
             defaults={"recipient": party.name, "method": method, "address": party.email or party.address},
         )
-    subject = render_to_string("emails/letter-subject.txt", {"letter": letter}).strip()
-    body = render_to_string(
-        "emails/letter-body.txt", {"letter": letter, "organization_name": settings.IMR_ORGANIZATION_NAME}
-    )
+    template = "notice" if letter.is_notice else "letter"
+    context = {
+        "letter": letter,
+        "title": letters.NOTICE_TITLES.get(letter.kind, ""),
+        "organization_name": settings.IMR_ORGANIZATION_NAME,
+    }
+    subject = render_to_string(f"emails/{template}-subject.txt", context).strip()
+    body = render_to_string(f"emails/{template}-body.txt", context)
     with letter.pdf.open("rb") as pdf:
         attachment = pdf.read()
     sent = 0
@@ -241,9 +273,55 @@ def letter_serve(*, letter_id: int) -> int:
             if delivery is None:
                 continue  # served meanwhile, or being served by another run
             message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [delivery.address])
-            message.attach(f"{letter.case.case_number}-final-determination.pdf", attachment, "application/pdf")
+            message.attach(attachment_name(letter), attachment, "application/pdf")
             message.send()
             delivery.served_at = timezone.now()
             delivery.save(update_fields=["served_at"])
         sent += 1
     return sent
+
+
+def attachment_name(letter: Letter) -> str:
+    """The PDF's name for the parties: "CM26-0000001-final-determination.pdf", "...-noarfi.pdf"."""
+    name = "final-determination" if letter.kind == Letter.Kind.FINAL_DETERMINATION else letter.kind
+    return f"{letter.case.case_number}-{name}.pdf"
+
+
+@transaction.atomic
+def delivery_record_mailing(*, delivery: LetterDelivery, mailed_on: dt.date, by: AbstractBaseUser) -> LetterDelivery:
+    """Record that a postal copy was mailed on `mailed_on`: the party is served.
+
+    Raises PermissionDenied for a non-coordinator, and Refused (nothing changed) for a date in the
+    future or before the document was ready, for an e-mailed copy, or (code "already_mailed") for
+    a copy whose mailing is recorded already (a second click, or two coordinators at once).
+    """
+    require_coordinator(by)
+    delivery = LetterDelivery.objects.select_for_update().select_related("letter__case").get(pk=delivery.pk)
+    letter = delivery.letter
+    if delivery.method != LetterDelivery.Method.MAIL:
+        raise Refused(f"The copy for {delivery.role.lower()} goes by e-mail; it is served when sent.")
+    if delivery.served_at is not None:  # someone got there first
+        raise Refused(
+            f"The copy for {delivery.role.lower()} was recorded as mailed on {delivery.mailed_on:%m/%d/%Y}.",
+            code="already_mailed",
+        )
+    if mailed_on > timezone.localdate():
+        raise Refused(Problem("The mailing date cannot be in the future.", where="mailed_on"))
+    if letter.rendered_at and mailed_on < timezone.localdate(letter.rendered_at):
+        raise Refused(
+            Problem(
+                f"The document was ready on {timezone.localdate(letter.rendered_at):%m/%d/%Y}: it cannot have been"
+                " mailed before.",
+                where="mailed_on",
+            )
+        )
+    delivery.mailed_on, delivery.served_at = mailed_on, timezone.now()
+    delivery.save(update_fields=["mailed_on", "served_at"])
+    CaseEvent.record(
+        letter.case,
+        by=by,
+        from_status=letter.case.status,
+        note=f"{letter.get_kind_display().lower()} v{letter.version} mailed to {delivery.recipient}"
+        f" ({delivery.role.lower()}) on {mailed_on:%m/%d/%Y}",
+    )
+    return delivery

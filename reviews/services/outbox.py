@@ -6,7 +6,7 @@ IMR_BROKER_SEND_TIMEOUT seconds, so a request does not wait on a dead broker); w
 go, the beat-scheduled sweep (`outbox_sweep`) sends later. The worker stamps an entry done when
 its task finishes (`outbox_mark_done`, from a Celery signal); the sweep sends again what stays
 unfinished past IMR_OUTBOX_RESEND_AFTER (a message lost with a Redis that kept nothing), gives up
-after IMR_OUTBOX_MAX_SENDS, and looks after letters: re-queued when left queued or rendering,
+after IMR_OUTBOX_MAX_SENDS, and looks after letters and notices: re-queued when left queued or rendering,
 failed when their rendering gave up without being able to say so, served when ready.
 """
 
@@ -195,11 +195,14 @@ def outbox_sweep(*, now: dt.datetime | None = None) -> SweepResult:
 
 def _requeue_stuck_letters(now: dt.datetime) -> tuple[list[int], list[int]]:
     pending_render = OutboxEntry.objects.filter(task=RENDER, done_at__isnull=True, key=_letter_key(OuterRef("pk")))
-    stuck = Letter.objects.filter(
-        kind=Letter.Kind.FINAL_DETERMINATION,
-        status__in=[Letter.Status.QUEUED, Letter.Status.RENDERING],
-        status_changed_at__lt=now - dt.timedelta(seconds=settings.IMR_LETTER_STUCK_AFTER),
-    ).filter(~Exists(pending_render))
+    stuck = (
+        Letter.objects.served()
+        .filter(
+            status__in=[Letter.Status.QUEUED, Letter.Status.RENDERING],
+            status_changed_at__lt=now - dt.timedelta(seconds=settings.IMR_LETTER_STUCK_AFTER),
+        )
+        .filter(~Exists(pending_render))
+    )
     requeued, failed = [], []
     for letter_id in stuck.values_list("pk", flat=True)[:500]:
         with transaction.atomic():
@@ -220,10 +223,12 @@ def _requeue_stuck_letters(now: dt.datetime) -> tuple[list[int], list[int]]:
 
 
 def _queue_missing_service() -> list[int]:
-    """Ready letters never served and with no service queued (a redelivered rendering lost it)."""
+    """Ready letters and notices never served and with no service queued (a redelivered rendering lost it)."""
     has_serve = OutboxEntry.objects.filter(task=SERVE, key=_letter_key(OuterRef("pk")))
-    missing = Letter.objects.filter(kind=Letter.Kind.FINAL_DETERMINATION, status=Letter.Status.READY).filter(
-        ~Exists(has_serve), ~Exists(LetterDelivery.objects.filter(letter=OuterRef("pk")))
+    missing = (
+        Letter.objects.served()
+        .filter(status=Letter.Status.READY)
+        .filter(~Exists(has_serve), ~Exists(LetterDelivery.objects.filter(letter=OuterRef("pk"))))
     )
     queued = []
     for letter_id in missing.values_list("pk", flat=True)[:500]:
