@@ -47,12 +47,25 @@ urlpatterns = [
     ),
     path("cases/<case:case_number>/letters/", letters.case_letters, name="case_letters"),
     re_path(
-        r"^cases/(?P<case_number>CM[0-9]{2}-[0-9]{7})/letters/v(?P<version>[0-9]+)/(?P<kind>final|public)\.(?P<fmt>pdf|txt)$",
+        r"^cases/(?P<case_number>CM[0-9]{2}-[0-9]{7})/letters/v(?P<version>[0-9]+)/(?P<kind>[a-z]+)\.(?P<fmt>pdf|txt)$",
         letters.letter_download,
         name="letter_download",
     ),
     path("cases/<case:case_number>/letters/v<int:version>/retry/", letters.letter_retry, name="letter_retry"),
     path("cases/<case:case_number>/letters/correct/", letters.letter_correct, name="letter_correct"),
+    path(
+        "cases/<case:case_number>/notices/<slug:kind>/v<int:version>/retry/", letters.notice_retry, name="notice_retry"
+    ),
+    path(
+        "cases/<case:case_number>/notices/<slug:kind>/v<int:version>/serve/",
+        letters.notice_serve_again,
+        name="notice_serve_again",
+    ),
+    path(
+        "cases/<case:case_number>/letters/deliveries/<int:delivery_id>/mailed/",
+        letters.delivery_mailed,
+        name="delivery_mailed",
+    ),
     path(
         "cases/<case:case_number>/letters/v<int:version>/serve/", letters.letter_serve_again, name="letter_serve_again"
     ),

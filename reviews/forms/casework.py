@@ -51,6 +51,12 @@ class RecordsRequestForm(forms.Form):
     )
 
 
+class MailingForm(forms.Form):
+    """The date a postal copy of a letter or notice was mailed (services.delivery_record_mailing checks it)."""
+
+    mailed_on = forms.DateField(widget=DateInput, initial=timezone.localdate, label="Mailed on")
+
+
 class RecordsCompleteForm(forms.Form):
     complete_on = forms.DateField(widget=DateInput, initial=timezone.localdate, label="Records complete on")
 

@@ -11,7 +11,8 @@ from .cases import (
 )
 from .documents import document_add, document_add_many, document_open
 from .imports import ImportResult, cases_import_csv
-from .letters import letter_correct, letter_queue, letter_retry, letter_serve_again
+from .letters import delivery_record_mailing, letter_correct, letter_queue, letter_retry, letter_serve_again
+from .notices import notice_queue
 from .parties import organization_get_or_create, provider_get_or_create
 from .public_copy import (
     PublicCopy,
@@ -65,6 +66,8 @@ __all__ = [
     "letter_queue",
     "letter_retry",
     "letter_serve_again",
+    "delivery_record_mailing",
+    "notice_queue",
     "CitationInput",
     "CredentialsLapsed",
     "StaleDraft",

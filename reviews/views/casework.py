@@ -48,8 +48,7 @@ def case_detail(request, case_number):
         "documents": case.documents.all(),
         "with_reviewer": case.status in Case.WITH_REVIEWER,
     }
-    if case.status in (Case.Status.APPROVED, Case.Status.ISSUED):
-        context.update(letters_context(case))
+    context.update(letters_context(case))  # the letter once approved; the notices from the records request on
     if case.status == Case.Status.ELIGIBLE:
         context["records_request_form"] = RecordsRequestForm()
     if case.status == Case.Status.AWAITING_RECORDS:

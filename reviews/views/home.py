@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import deadlines
-from ..models import Case, CaseQuerySet, Letter, Reviewer
+from ..models import Case, CaseQuerySet, Letter, LetterDelivery, Reviewer
 from ..permissions import is_coordinator, is_reviewer
 from ..services import letters as letter_services
 from .cases import with_time_left
@@ -34,12 +34,12 @@ def home(request):
 
 
 def dashboard_context() -> dict:
-    """Everything the coordinator's dashboard shows, in a fixed number of queries (9) whatever the caseload.
+    """Everything the coordinator's dashboard shows, in a fixed number of queries (10) whatever the caseload.
 
     1 holidays of the due-soon window, 1 counts by status with the overdue and due-soon totals,
     5 capped lists (overdue, due soon, waiting for records, for assignment, for quality
-    review), 1 aggregated reviewer load and 1 capped list of letters needing attention (failed,
-    stuck, or ready and not served).
+    review), 1 aggregated reviewer load, 1 capped list of letters and notices needing attention
+    (failed, stuck, or ready and not served) and 1 capped list of postal copies to mail.
     """
     now = timezone.now()
     today = timezone.localdate(now)
@@ -74,6 +74,9 @@ def dashboard_context() -> dict:
                 unserved_before=now - dt.timedelta(seconds=settings.IMR_LETTER_UNSERVED_AFTER),
             )[:LIST_CAP]
         ),
+        # One more than shown, to say there are more without counting them all.
+        "to_mail": list(LetterDelivery.objects.to_mail()[: LIST_CAP + 1]),
+        "cap": LIST_CAP,
     }
 
 

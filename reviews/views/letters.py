@@ -1,4 +1,4 @@
-"""The letters of a case: status (polled while rendering), downloads, retry and correction."""
+"""The letters and notices of a case: status (polled while rendering), downloads, retry, correction, service."""
 
 import datetime as dt
 
@@ -12,11 +12,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .. import services
 from ..audit import record_access
-from ..models import Letter
+from ..forms.casework import MailingForm
+from ..models import Letter, LetterDelivery
 from ..permissions import coordinator_required, get_case_for_coordinator, get_case_for_reviewer, is_coordinator
 from ..services import letters as letter_services
-
-KINDS = {"final": Letter.Kind.FINAL_DETERMINATION, "public": Letter.Kind.PUBLIC_COPY}
+from ..services.errors import Refused
 
 
 def _case_for(user, case_number):
@@ -27,27 +27,43 @@ def _case_for(user, case_number):
 
 
 def letters_context(case) -> dict:
-    """The case's letters; `retryable` on the failed ones and on those queued or rendering for too long."""
-    letters = list(case.letters.order_by("-version", "kind"))
+    """The case's letter versions and notices, with their deliveries, in three queries.
+
+    On each: `retryable` (failed, or queued or rendering for too long), `unserved` (ready a while and
+    an e-mail not sent: Serve again), `served_count` and `fully_served` (every party's copy sent or
+    recorded as mailed). `unsent_copies` counts the parties still to be served across the case.
+    """
+    rows = list(case.letters.prefetch_related("deliveries").order_by("-version", "kind"))
     stuck_before = letter_services.stuck_since()
     unserved = set(
         Letter.objects.ready_unserved(before=timezone.now() - dt.timedelta(seconds=settings.IMR_LETTER_UNSERVED_AFTER))
         .filter(case=case)
         .values_list("pk", flat=True)
     )
-    for letter in letters:
+    for letter in rows:
         working = letter.status in (Letter.Status.QUEUED, Letter.Status.RENDERING)
         letter.stuck = working and letter.status_changed_at < stuck_before
         letter.unserved = letter.pk in unserved
-        letter.retryable = letter.kind == Letter.Kind.FINAL_DETERMINATION and (
+        letter.retryable = letter.kind != Letter.Kind.PUBLIC_COPY and (
             letter.status == Letter.Status.FAILED or letter.stuck
         )
+        deliveries = list(letter.deliveries.all())
+        letter.served_count = sum(d.served_at is not None for d in deliveries)
+        letter.fully_served = bool(deliveries) and letter.served_count == len(deliveries)
+    served = [letter for letter in rows if letter.kind != Letter.Kind.PUBLIC_COPY]
     return {
         "case": case,
-        "letters": letters,
-        "rendering": any(
-            letter.status in (Letter.Status.QUEUED, Letter.Status.RENDERING) and not letter.stuck for letter in letters
+        "letters": [letter for letter in rows if not letter.is_notice],
+        "notices": sorted((letter for letter in rows if letter.is_notice), key=lambda n: (n.created_at, n.pk)),
+        "unsent_copies": sum(
+            len(letter.deliveries.all()) - letter.served_count
+            for letter in served
+            if letter.status == Letter.Status.READY
         ),
+        "rendering": any(
+            letter.status in (Letter.Status.QUEUED, Letter.Status.RENDERING) and not letter.stuck for letter in rows
+        ),
+        "mailing_form": MailingForm(),
     }
 
 
@@ -65,9 +81,11 @@ def case_letters(request, case_number):
 def letter_download(request, case_number, version, kind, fmt):
     version = int(version)
     case = _case_for(request.user, case_number)
-    letter = get_object_or_404(case.letters, version=version, kind=KINDS[kind], status=Letter.Status.READY)
+    if kind not in Letter.Kind.values:
+        raise Http404("No such letter.")
+    letter = get_object_or_404(case.letters, version=version, kind=kind, status=Letter.Status.READY)
     record_access(letter, by=request.user, case_number=case.case_number, format=fmt)
-    name = f"{case.case_number}-v{version}{'-public' if kind == 'public' else ''}"
+    name = f"{case.case_number}-v{version}{'' if kind == Letter.Kind.FINAL_DETERMINATION else f'-{kind}'}"
     if fmt == "txt":
         response = HttpResponse(letter.text, content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{name}.txt"'
@@ -78,16 +96,20 @@ def letter_download(request, case_number, version, kind, fmt):
     return response  # Cache-Control: reviews.middleware.NoStoreMiddleware
 
 
-def _letter_action(request, case_number, version, service, done: str):
-    """Run a coordinator's action on a version of the letter; its refusal or `done` comes back as a message."""
+def _letter_action(request, case_number, version, service, done: str, kind=Letter.Kind.FINAL_DETERMINATION):
+    """Run a coordinator's action on a version of the letter or of a notice; its refusal or `done` comes back
+    as a message."""
     case = get_case_for_coordinator(request.user, case_number)
-    letter = get_object_or_404(case.letters, version=version, kind=Letter.Kind.FINAL_DETERMINATION)
+    if kind not in Letter.Kind.values or kind == Letter.Kind.PUBLIC_COPY:
+        raise Http404("No such letter.")
+    letter = get_object_or_404(case.letters, version=version, kind=kind)
     try:
         service(letter=letter, by=request.user)
     except ValueError as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, f"Letter version {version} {done}.")
+        name = f"{letter.get_kind_display()} v{version}" if letter.is_notice else f"Letter version {version}"
+        messages.success(request, f"{name} {done}.")
     return redirect("reviews:case_detail", case.case_number)
 
 
@@ -103,6 +125,49 @@ def letter_serve_again(request, case_number, version):
     return _letter_action(
         request, case_number, version, services.letter_serve_again, "queued for service on the parties not yet served"
     )
+
+
+@require_POST
+@coordinator_required
+def notice_retry(request, case_number, kind, version):
+    return _letter_action(request, case_number, version, services.letter_retry, "queued again", kind=kind)
+
+
+@require_POST
+@coordinator_required
+def notice_serve_again(request, case_number, kind, version):
+    return _letter_action(
+        request,
+        case_number,
+        version,
+        services.letter_serve_again,
+        "queued for service on the parties not yet served",
+        kind=kind,
+    )
+
+
+@require_POST
+@coordinator_required
+def delivery_mailed(request, case_number, delivery_id):
+    """Record the mailing of a postal copy; a bad date comes back on the letters page, beside that copy."""
+    case = get_case_for_coordinator(request.user, case_number)
+    delivery = get_object_or_404(LetterDelivery.objects.select_related("letter"), pk=delivery_id, letter__case=case)
+    form = MailingForm(request.POST)
+    if form.is_valid():
+        mailed_on = form.cleaned_data["mailed_on"]
+        try:
+            services.delivery_record_mailing(delivery=delivery, mailed_on=mailed_on, by=request.user)
+        except Refused as refused:
+            refused.add_to_form(form)
+        else:
+            messages.success(
+                request,
+                f"{delivery.letter.get_kind_display()} v{delivery.letter.version}: mailing to {delivery.recipient}"
+                f" recorded ({mailed_on:%m/%d/%Y}).",
+            )
+            return redirect("reviews:case_letters", case.case_number)
+    context = letters_context(case) | {"mailing_form": form, "mailing_delivery": delivery.pk}
+    return render(request, "reviews/case_letters.html", context)
 
 
 @require_POST
