@@ -510,7 +510,7 @@ class LetterDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
 class LetterAdmin(ReadOnlyAdminMixin, AuditedAdmin):
     """Letters are made, retried and corrected by the application (the case page), never by hand."""
 
-    list_display = ["case", "version", "kind", "layout", "status", "rendered_at"]
+    list_display = ["case", "version", "kind", "dated", "layout", "status", "rendered_at"]
     list_filter = ["status", "kind", "layout"]
     search_fields = ["case__case_number", "sha256"]
     list_select_related = ["case"]
@@ -529,8 +529,8 @@ class LetterAdmin(ReadOnlyAdminMixin, AuditedAdmin):
 
 @admin.register(LetterDelivery)
 class LetterDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["letter", "recipient", "role", "method", "served_at"]
-    list_filter = ["method"]
+    list_display = ["letter", "recipient", "role", "method", "served_at", "mailed_on"]
+    list_filter = ["method", "letter__kind"]
     search_fields = ["letter__case__case_number", "recipient"]
     list_select_related = ["letter__case"]
     autocomplete_fields = []

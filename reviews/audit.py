@@ -19,6 +19,7 @@ from .models import (
     Guideline,
     Holiday,
     Letter,
+    LetterDelivery,
     License,
     Organization,
     Provider,
@@ -51,6 +52,8 @@ for model in (
 auditlog.register(DisputedItem, exclude_fields=["search_vector", "published_on"])
 # The letter's rendered bodies are large and never edited after ready; their hash is the record.
 auditlog.register(Letter, exclude_fields=["html", "text"])
+# Who was served, where and when: a recorded mailing is a change like any other.
+auditlog.register(LetterDelivery)
 # Accounts: who may do what changes with groups and permissions; a password change shows as a change,
 # never its hash.
 auditlog.register(

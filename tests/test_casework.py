@@ -40,14 +40,14 @@ def test_the_case_page_costs_the_same_queries_however_long_the_case(
 ):
     client.force_login(coordinator)
     # session, user, groups (role), case + parties, diagnoses, items, documents, events (+actors),
-    # exclusions, and the audit log's record of the read
-    with django_assert_num_queries(10):
+    # exclusions, letters and notices, those ready and unserved, and the audit log's record of the read
+    with django_assert_num_queries(12):
         client.get(_url(received))
     for position in range(2, 8):
         DisputedItemFactory(case=received, position=position)
         CaseDocumentFactory(case=received)
     services.case_confirm_eligibility(case=received, by=coordinator, eligible=True)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(12):
         client.get(_url(received))
 
 

@@ -1,4 +1,4 @@
-"""A worker killed while it renders: after a new worker process starts, one ready letter, one PDF per version."""
+"""A worker killed while it renders: after a new worker process starts, one ready letter or notice, one PDF each."""
 
 import os
 import signal
@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from imr.celery import app
 from reviews.models import Case, DisputedItem, Letter
@@ -86,3 +86,57 @@ def test_killing_the_rendering_process_leaves_exactly_one_ready_letter_and_one_p
     pdfs = sorted(p.name for p in (media / "letters").glob(f"{case.case_number}-v{version}*.pdf"))
     assert pdfs == [f"{case.case_number}-v{version}-public.pdf", f"{case.case_number}-v{version}.pdf"]
     assert "Item 41" in Letter.objects.get(pk=letter.pk).text
+
+
+def _notice_case(kind, coordinator, category):
+    """A case whose notice `kind` is queued by its step (committed: the worker picks it up), with three
+    hundred long disputed items so that the rendering lasts long enough to be caught in the act."""
+    from reviews import services
+    from tests.factories import CaseFactory
+
+    case = CaseFactory()
+    DisputedItem.objects.bulk_create(
+        DisputedItem(case=case, position=n, request_text=f"Item {n}: " + "physical therapy, lumbar spine; " * 8,
+                     category=category, ur_action="denied")
+        for n in range(1, 301)
+    )  # fmt: skip
+    if kind == Letter.Kind.INELIGIBILITY:
+        services.case_confirm_eligibility(case=case, by=coordinator, eligible=False, reason="Filed late.")
+    else:
+        case = services.case_confirm_eligibility(case=case, by=coordinator, eligible=True)
+        if kind == Letter.Kind.ASSIGNMENT_NOTICE:
+            services.case_request_records(case=case, by=coordinator)
+        else:  # the model's transition, as the withdrawal and termination services will run it
+            with transaction.atomic():
+                case = Case.objects.select_for_update().get(pk=case.pk)
+                getattr(case, "withdraw" if kind == Letter.Kind.WITHDRAWAL_NOTICE else "terminate")()
+                case.save()
+                services.notice_queue(case=case, kind=kind, by=coordinator)
+    return case.letters.get(kind=kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        Letter.Kind.ASSIGNMENT_NOTICE,
+        Letter.Kind.INELIGIBILITY,
+        Letter.Kind.WITHDRAWAL_NOTICE,
+        Letter.Kind.TERMINATION_NOTICE,
+    ],
+)
+def test_killing_the_process_rendering_a_notice_leaves_one_ready_notice_and_one_pdf(worker_process, coordinator, kind):
+    from tests.factories import TreatmentCategoryFactory
+
+    hostname, media = worker_process
+    notice = _notice_case(kind, coordinator, TreatmentCategoryFactory())
+    assert _wait_for(lambda: Letter.objects.get(pk=notice.pk).status == Letter.Status.RENDERING, 60)
+    active = app.control.inspect(destination=[hostname], timeout=2).active()[hostname]
+    (task,) = [t for t in active if t["name"] == "reviews.tasks.letter_render"]
+    assert task["args"] == [notice.pk]
+    os.kill(task["worker_pid"], signal.SIGKILL)  # mid-render; the message goes back to the queue
+
+    assert _wait_for(lambda: Letter.objects.get(pk=notice.pk).status == Letter.Status.READY, 120), "not re-rendered"
+    assert notice.case.letters.filter(kind=kind, status=Letter.Status.READY).count() == 1
+    number = notice.case.case_number
+    assert [p.name for p in (media / "notices").glob(f"{number}-*.pdf")] == [f"{number}-{kind}-v1.pdf"]
+    assert "Item 300:" in Letter.objects.get(pk=notice.pk).text

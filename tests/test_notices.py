@@ -298,3 +298,99 @@ def test_an_emailed_copy_cannot_be_recorded_as_mailed(served_notice, coordinator
     with pytest.raises(Refused):
         services.delivery_record_mailing(delivery=emailed, mailed_on=timezone.localdate(), by=coordinator)
     assert LetterDelivery.objects.get(pk=emailed.pk).mailed_on is None
+
+
+# The pages: the case's letters page lists the notices and takes the mailing date; the dashboard lists what to mail.
+
+
+def _mailed_url(delivery):
+    return f"/cases/{delivery.letter.case.case_number}/letters/deliveries/{delivery.pk}/mailed/"
+
+
+def test_the_case_page_lists_the_notice_and_is_not_fully_served_until_every_copy_is_mailed(
+    client, served_notice, coordinator
+):
+    client.force_login(coordinator)
+    page = client.get(f"/cases/{served_notice.case.case_number}/").content.decode()
+    assert "Notices to the parties" in page and "Termination notice" in page
+    assert "Not fully served: 2 copies unsent" in page and "Served on 2 of 4 parties" in page
+    for role in ("Employee", "Employee's attorney"):
+        services.delivery_record_mailing(
+            delivery=_postal(served_notice, role), mailed_on=timezone.localdate(), by=coordinator
+        )
+    page = client.get(f"/cases/{served_notice.case.case_number}/").content.decode()
+    assert "Not fully served" not in page and "Served on every party" in page
+
+
+def test_the_coordinator_records_a_mailing_on_the_letters_page(client, served_notice, coordinator):
+    client.force_login(coordinator)
+    delivery = _postal(served_notice)
+    page = client.get(f"/cases/{served_notice.case.case_number}/letters/").content.decode()
+    assert _mailed_url(delivery) in page and "Record mailing" in page
+    response = client.post(_mailed_url(delivery), {"mailed_on": timezone.localdate().isoformat()}, follow=True)
+    assert response.redirect_chain[-1][0] == f"/cases/{served_notice.case.case_number}/letters/"
+    assert "mailing to Maria Delgado recorded" in response.content.decode()
+    assert LetterDelivery.objects.get(pk=delivery.pk).mailed_on == timezone.localdate()
+
+
+def test_a_future_mailing_date_is_refused_beside_the_copy_and_changes_nothing(client, served_notice, coordinator):
+    client.force_login(coordinator)
+    delivery = _postal(served_notice)
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    response = client.post(_mailed_url(delivery), {"mailed_on": tomorrow.isoformat()})
+    assert response.status_code == 200
+    assert "The mailing date cannot be in the future." in response.content.decode()
+    assert LetterDelivery.objects.get(pk=delivery.pk).served_at is None
+    assert not CaseEvent.objects.filter(note__contains="mailed to").exists()
+
+
+def test_recording_a_mailing_is_for_coordinators_only(client, served_notice, reviewer):
+    delivery = _postal(served_notice)
+    today = {"mailed_on": timezone.localdate().isoformat()}
+    assert client.post(_mailed_url(delivery), today).status_code == 302  # anonymous: to the login page
+    client.force_login(reviewer.user)
+    assert client.post(_mailed_url(delivery), today).status_code == 403
+    assert LetterDelivery.objects.get(pk=delivery.pk).served_at is None
+
+
+def test_a_delivery_of_another_case_is_not_found_and_get_is_not_allowed(client, served_notice, coordinator):
+    client.force_login(coordinator)
+    delivery = _postal(served_notice)
+    other = CaseFactory()
+    url = f"/cases/{other.case_number}/letters/deliveries/{delivery.pk}/mailed/"
+    assert client.post(url, {"mailed_on": timezone.localdate().isoformat()}).status_code == 404
+    assert client.get(_mailed_url(delivery)).status_code == 405
+
+
+def test_the_dashboard_lists_the_copies_to_mail_until_their_mailing_is_recorded(client, served_notice, coordinator):
+    client.force_login(coordinator)
+    to_mail = client.get("/").context["dashboard"]["to_mail"]
+    assert [(d.role, d.letter_id) for d in to_mail] == [
+        ("Employee", served_notice.pk),
+        ("Employee's attorney", served_notice.pk),
+    ]
+    services.delivery_record_mailing(delivery=_postal(served_notice), mailed_on=timezone.localdate(), by=coordinator)
+    page = client.get("/").content.decode()
+    assert "To mail" in page and "Reyes &amp; Park LLP" in page and ">Maria Delgado <" not in page
+
+
+def test_a_ready_notice_downloads_as_pdf_and_text(client, served_notice, coordinator):
+    client.force_login(coordinator)
+    base = f"/cases/{served_notice.case.case_number}/letters/v1/termination"
+    pdf = client.get(f"{base}.pdf")
+    assert pdf.status_code == 200 and b"".join(pdf.streaming_content).startswith(b"%PDF")
+    assert 'filename="CM26-0004321-v1-termination.pdf"' in pdf["Content-Disposition"]
+    assert "NOTICE OF TERMINATION" in client.get(f"{base}.txt").content.decode()
+    assert client.get(f"/cases/{served_notice.case.case_number}/letters/v1/nonsense.pdf").status_code == 404
+
+
+def test_a_failed_notice_is_retried_from_the_case_page(client, fixed_case, coordinator, queued):
+    case = _noarfi(fixed_case, coordinator)
+    notice = case.letters.get()
+    letter_services.letter_mark_failed(letter_id=notice.pk, reason="OSError: disk full")
+    client.force_login(coordinator)
+    page = client.get(f"/cases/{case.case_number}/").content.decode()
+    retry = f"/cases/{case.case_number}/notices/noarfi/v1/retry/"
+    assert "OSError: disk full" in page and retry in page
+    client.post(retry)
+    assert Letter.objects.get(pk=notice.pk).status == Letter.Status.QUEUED

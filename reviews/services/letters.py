@@ -40,6 +40,7 @@ class LetterNotRenderable(Exception):
 
 
 def letter_render_queue(letter: Letter) -> None:
+    """Write the rendering of `letter` (a served letter or a notice) to the outbox, in the caller's transaction."""
     outbox_enqueue(task=RENDER, args=[letter.pk], key=f"letter:{letter.pk}")
 
 
