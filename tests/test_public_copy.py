@@ -91,7 +91,7 @@ def test_approval_is_refused_until_the_public_copy_is_confirmed_and_nothing_chan
     named_case.refresh_from_db()
     assert (named_case.status, named_case.decision_date) == (S.SUBMITTED, None)
     assert not _approved_events(named_case).exists()
-    assert not Letter.objects.filter(case=named_case).exists()
+    assert not Letter.objects.filter(case=named_case, kind=Letter.Kind.FINAL_DETERMINATION).exists()
 
 
 def test_the_qa_page_holds_the_approve_button_until_the_public_copy_is_confirmed(client, coordinator, named_case):

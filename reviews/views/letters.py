@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from .. import services
 from ..audit import record_access
 from ..forms.casework import MailingForm
-from ..models import Letter, LetterDelivery
+from ..models import Case, Letter, LetterDelivery
 from ..permissions import coordinator_required, get_case_for_coordinator, get_case_for_reviewer, is_coordinator
 from ..services import letters as letter_services
 from ..services.errors import Refused
@@ -51,9 +51,13 @@ def letters_context(case) -> dict:
         letter.served_count = sum(d.served_at is not None for d in deliveries)
         letter.fully_served = bool(deliveries) and letter.served_count == len(deliveries)
     served = [letter for letter in rows if letter.kind != Letter.Kind.PUBLIC_COPY]
+    letter_rows = [letter for letter in rows if not letter.is_notice]
     return {
         "case": case,
-        "letters": [letter for letter in rows if not letter.is_notice],
+        "letters": letter_rows,
+        # The letter's card: once there is a letter, or one is on its way (approved), or imported.
+        "letter_card": bool(letter_rows or case.imported_from)
+        or case.status in (Case.Status.APPROVED, Case.Status.ISSUED),
         "notices": sorted((letter for letter in rows if letter.is_notice), key=lambda n: (n.created_at, n.pk)),
         "unsent_copies": sum(
             len(letter.deliveries.all()) - letter.served_count
