@@ -27,6 +27,7 @@ SAMPLE_ARGS = {
     "kind": lambda case: "final",
     "fmt": lambda case: "pdf",
     "document_id": lambda case: 1,
+    "delivery_id": lambda case: 1,
     "batch_id": lambda case: 1,
 }
 

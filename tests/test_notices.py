@@ -139,7 +139,6 @@ def test_the_records_request_queues_the_noarfi_in_its_transaction_and_relays_it_
     assert (notice.kind, notice.version, notice.status) == (Letter.Kind.ASSIGNMENT_NOTICE, 1, Letter.Status.QUEUED)
     assert OutboxEntry.objects.filter(task=outbox.RENDER, key=f"letter:{notice.pk}").exists()
     assert queued == [("letter_render", (notice.pk,))]
-    assert case.events.filter(note="notice of assignment and request for information queued").exists()
 
 
 def test_a_refused_records_request_writes_no_notice(fixed_case, coordinator):
@@ -394,3 +393,12 @@ def test_a_failed_notice_is_retried_from_the_case_page(client, fixed_case, coord
     assert "OSError: disk full" in page and retry in page
     client.post(retry)
     assert Letter.objects.get(pk=notice.pk).status == Letter.Status.QUEUED
+
+
+def test_the_notices_retry_address_takes_no_letter(client, fixed_case, coordinator, queued):
+    case = _noarfi(fixed_case, coordinator)
+    letter = services.letter_queue(case=case, by=coordinator)
+    letter_services.letter_mark_failed(letter_id=letter.pk, reason="OSError: disk full")
+    client.force_login(coordinator)
+    assert client.post(f"/cases/{case.case_number}/notices/final/v1/retry/").status_code == 404
+    assert Letter.objects.get(pk=letter.pk).status == Letter.Status.FAILED

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Max
 from django.utils import timezone
 
-from ..models import Case, CaseEvent, Letter
+from ..models import Case, Letter
 from .letters import letter_render_queue
 
 # Which notice a case in each status may be sent: the step it reports must have happened.
@@ -29,7 +29,8 @@ def notice_queue(*, case: Case, kind: str, by: AbstractBaseUser | None, on: dt.d
     Call inside the transaction of the step the notice reports, after its transition (the caller
     holds the case lock): the notice commits or rolls back with the step. A notice sent again
     (a case reopened and closed again) is the next version. Raises ValueError for a kind that is
-    not a notice or a case whose status the notice does not report (a programming error).
+    not a notice or a case whose status the notice does not report (a programming error). `by`, who
+    took the step, is on the step's own CaseEvent.
     """
     if case.status not in NOTICE_STATUSES.get(kind, ()):
         raise ValueError(f"No {kind!r} notice for a case that is {case.status}.")
@@ -42,6 +43,5 @@ def notice_queue(*, case: Case, kind: str, by: AbstractBaseUser | None, on: dt.d
         # A notice's later version is the same step reported again, not a correction of the first.
         correction_reason="sent again" if last else "",
     )
-    letter_render_queue(notice)
-    CaseEvent.record(case, by=by, from_status=case.status, note=f"{notice.get_kind_display().lower()} queued")
+    letter_render_queue(notice)  # the step's own CaseEvent records it; the notice is listed on the case page
     return notice

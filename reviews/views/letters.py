@@ -100,13 +100,15 @@ def letter_download(request, case_number, version, kind, fmt):
     return response  # Cache-Control: reviews.middleware.NoStoreMiddleware
 
 
-def _letter_action(request, case_number, version, service, done: str, kind=Letter.Kind.FINAL_DETERMINATION):
+def _letter_action(
+    request, case_number, version, service, done: str, kind=Letter.Kind.FINAL_DETERMINATION, notice=False
+):
     """Run a coordinator's action on a version of the letter or of a notice; its refusal or `done` comes back
     as a message."""
     case = get_case_for_coordinator(request.user, case_number)
-    if kind not in Letter.Kind.values or kind == Letter.Kind.PUBLIC_COPY:
-        raise Http404("No such letter.")
     letter = get_object_or_404(case.letters, version=version, kind=kind)
+    if letter.is_notice != notice:  # the notices' URLs are for notices only
+        raise Http404("No such notice.")
     try:
         service(letter=letter, by=request.user)
     except ValueError as e:
@@ -134,7 +136,7 @@ def letter_serve_again(request, case_number, version):
 @require_POST
 @coordinator_required
 def notice_retry(request, case_number, kind, version):
-    return _letter_action(request, case_number, version, services.letter_retry, "queued again", kind=kind)
+    return _letter_action(request, case_number, version, services.letter_retry, "queued again", kind=kind, notice=True)
 
 
 @require_POST
@@ -147,6 +149,7 @@ def notice_serve_again(request, case_number, kind, version):
         services.letter_serve_again,
         "queued for service on the parties not yet served",
         kind=kind,
+        notice=True,
     )
 
 
