@@ -67,7 +67,6 @@ def letters_context(case) -> dict:
         "rendering": any(
             letter.status in (Letter.Status.QUEUED, Letter.Status.RENDERING) and not letter.stuck for letter in rows
         ),
-        "mailing_form": MailingForm(),
     }
 
 
