@@ -141,7 +141,7 @@ def test_approval_with_the_broker_down_answers_at_once_and_the_letter_is_issued_
     assert took < 3, f"the approval took {took:.1f} s with the broker down"
     letter = _final(approvable)
     assert letter.status == Letter.Status.QUEUED
-    assert OutboxEntry.objects.get(task=outbox.RENDER).sent_at is None
+    assert OutboxEntry.objects.get(task=outbox.RENDER, key=f"letter:{letter.pk}").sent_at is None
 
     faults.redis.start()  # the broker is back; beat's next sweep sends what waited
     assert faults.sweep_until(lambda: _served(approvable), 120), "the letter was not issued and served"
