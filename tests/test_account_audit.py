@@ -23,8 +23,8 @@ def test_a_sign_in_a_refused_one_and_a_sign_out_are_in_the_users_history_with_th
     login = "/accounts/login/"
     proxied = {"HTTP_X_FORWARDED_FOR": "6.6.6.6, 203.0.113.7", "REMOTE_ADDR": "10.0.0.2"}
 
-    client.post(login, {"username": "dana", "password": "wrong"}, **proxied)
-    client.post(login, {"username": "dana", "password": "right-password"}, **proxied)
+    client.post(login, {"login": "dana", "password": "wrong"}, **proxied)
+    client.post(login, {"login": "dana", "password": "right-password"}, **proxied)
     client.post("/accounts/logout/", **proxied)
 
     # One proxy: its entry (the last) is believed; the client's own "6.6.6.6" is not.
@@ -36,7 +36,7 @@ def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(db, client, sett
     user = UserFactory(username="erin")
     user.set_password("pw-erin-123")
     user.save()
-    client.post("/accounts/login/", {"username": "erin", "password": "pw-erin-123"}, HTTP_X_FORWARDED_FOR="6.6.6.6")
+    client.post("/accounts/login/", {"login": "erin", "password": "pw-erin-123"}, HTTP_X_FORWARDED_FOR="6.6.6.6")
     assert _events(user) == [("login", "127.0.0.1")]
 
 
