@@ -236,6 +236,7 @@ ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False  # ... and sends nothing: no mail to addr
 ACCOUNT_SESSION_REMEMBER = False  # the session ends with the browser (and after DJANGO_SESSION_COOKIE_AGE)
 ACCOUNT_LOGOUT_REDIRECT_URL = LOGOUT_REDIRECT_URL
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"  # links in password-reset e-mails
+PASSWORD_RESET_TIMEOUT = 3600  # a reset link works once, within the hour (Django's default: three days)
 # Failed sign-ins: after IMR_LOGIN_FAILURES_PER_ACCOUNT for one username, or IMR_LOGIN_FAILURES_PER_ADDRESS
 # from one address, within IMR_LOGIN_FAILURE_WINDOW seconds, every attempt is refused, the right password
 # too, until the window has passed. A successful sign-in does not count.
