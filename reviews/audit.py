@@ -4,6 +4,7 @@ import logging
 
 from allauth.account.signals import password_changed, password_reset, password_set
 from allauth.mfa import signals as mfa_signals
+from allauth.mfa.models import Authenticator
 from auditlog.registry import auditlog
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -63,6 +64,9 @@ auditlog.register(
     mask_fields=["password"],
 )
 auditlog.register(Group)
+# Two-factor authenticators: an admin deleting one (for a user who lost their phone) is recorded; the
+# secret and the recovery codes' seed never are.
+auditlog.register(Authenticator, exclude_fields=["data"])
 
 security_log = logging.getLogger("imr.security")
 
