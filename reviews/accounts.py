@@ -11,7 +11,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.signals import authenticator_added
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import get_user_model, logout
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.dispatch import receiver
 from django.http import HttpResponseRedirect
@@ -99,8 +99,6 @@ class AccountAdapter(DefaultAccountAdapter):
 
     @staticmethod
     def _record_refused_sign_in(request, username: str) -> None:
-        from django.contrib.auth import get_user_model
-
         user = get_user_model().objects.filter(username=username).first()
         if user is not None:
             record_account_event(user, event="login refused: too many failures", request=request)
@@ -169,6 +167,8 @@ class MfaRequiredMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        if settings.IMR_MFA_ENROLMENT_OPTIONAL:  # an offer at sign-in for everyone: nothing to hold anyone to
+            return None
         user = request.user
         if not user.is_authenticated or _is_account_page(request) or session_passed_mfa(request):
             return None

@@ -12,6 +12,8 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from auditlog.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from reviews.accounts import Mfa, mfa_policy
@@ -179,3 +181,19 @@ def test_the_admin_signs_in_through_the_same_login(client, admin_user, required)
     response = client.get("/admin/login/?next=/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=")
+
+
+def test_once_the_session_passed_the_second_factor_holding_users_to_it_costs_no_query(
+    client, coordinator, required, settings
+):
+    secret, _ = enrol(coordinator)
+    client.post(LOGIN, {"login": "alice", "password": PASSWORD})
+    client.post("/accounts/2fa/authenticate/", {"code": pyotp.TOTP(secret).now()})
+
+    with CaptureQueriesContext(connection) as held:
+        assert client.get("/cases/").status_code == 200
+    settings.IMR_MFA_ENROLMENT_OPTIONAL = True
+    with CaptureQueriesContext(connection) as offered:
+        assert client.get("/cases/").status_code == 200
+
+    assert len(held) == len(offered)
