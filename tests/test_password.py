@@ -76,6 +76,6 @@ def test_the_password_pages_need_a_sign_in(client, db):
 
 
 def test_there_is_no_sign_up_and_no_self_service_e_mail_change(client, coordinator):
-    assert b"Sign Up Closed" in client.get("/accounts/signup/").content
+    assert b"Accounts are made by an administrator" in client.get("/accounts/signup/").content
     client.force_login(coordinator)
     assert client.get("/accounts/email/").status_code == 404
