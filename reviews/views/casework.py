@@ -1,11 +1,9 @@
 """The coordinator's case page and its actions: eligibility, records, assignment."""
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_fsm import TransitionNotAllowed
 
 from .. import eligibility, services
 from ..assignment import rank_reviewers
@@ -46,7 +44,7 @@ def case_detail(request, case_number):
     context = {
         "case": case,
         "documents": case.documents.all(),
-        "with_reviewer": case.status in Case.WITH_REVIEWER,
+        "with_reviewer": case.status in Case.Status.WITH_REVIEWER,
     }
     if case.status in (Case.Status.APPROVED, Case.Status.ISSUED):
         context.update(letters_context(case))
@@ -87,13 +85,16 @@ def case_eligibility(request, case_number):
                     eligible=data["eligible"],
                     reason=f"{data['reason']} [{summary}]".strip(),
                 )
-            except Refused:
-                return _stale(request, case, "checked for eligibility")
-            if data["eligible"]:
-                messages.success(request, f"{case} is eligible. Send the notice and request the records next.")
+            except Refused as refused:
+                if refused.code == "not_allowed":
+                    return _stale(request, case, "checked for eligibility")
+                refused.add_to_form(form)
             else:
-                messages.info(request, f"{case} is ineligible and closed.")
-            return redirect("reviews:case_detail", case.case_number)
+                if data["eligible"]:
+                    messages.success(request, f"{case} is eligible. Send the notice and request the records next.")
+                else:
+                    messages.info(request, f"{case} is ineligible and closed.")
+                return redirect("reviews:case_detail", case.case_number)
     return render(
         request,
         "reviews/case_eligibility.html",
@@ -140,7 +141,7 @@ def case_assign(request, case_number):
     case = get_case_for_coordinator(
         request.user, case_number, Case.objects.select_related("reviewer__user", "requesting_provider__specialty")
     )
-    reassigning = case.status in Case.WITH_REVIEWER
+    reassigning = case.status in Case.Status.WITH_REVIEWER
     if case.status != Case.Status.READY_FOR_ASSIGNMENT and not reassigning:
         return _stale(request, case, "assigned")
     form = (ReassignForm if reassigning else AssignForm)(request.POST or None)
@@ -153,13 +154,11 @@ def case_assign(request, case_number):
                 )
             else:
                 case = services.case_assign_reviewer(case=case, reviewer=reviewer, by=request.user)
-        except TransitionNotAllowed:
-            messages.error(request, f"{case} was assigned by someone else a moment ago; nothing was changed.")
-            return redirect("reviews:case_detail", case.case_number)
-        except services.ReviewerNotEligible as e:
-            messages.error(request, f"{reviewer} cannot take {case}: {e}.")
-        except ValidationError as e:
-            messages.error(request, " ".join(e.messages))
+        except Refused as refused:
+            if refused.code == "not_allowed":
+                messages.error(request, f"{case} was assigned by someone else a moment ago; nothing was changed.")
+                return redirect("reviews:case_detail", case.case_number)
+            refused.add_to_messages(request)
         else:
             messages.success(request, f"{case} assigned to {reviewer}. They have been notified by e-mail.")
             return redirect("reviews:case_detail", case.case_number)

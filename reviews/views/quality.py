@@ -5,13 +5,13 @@ from django.db import models
 from django.db.models import F, OuterRef, Prefetch, Subquery
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_fsm import TransitionNotAllowed
 
 from .. import services
 from ..forms.quality import ReturnForm
 from ..letters import letter_queryset, render_letter
 from ..models import Case, CaseEvent
 from ..permissions import coordinator_required, get_case_for_coordinator
+from ..services.errors import Refused
 
 S = Case.Status
 
@@ -24,7 +24,7 @@ QA_PAGE = (
     .prefetch_related(
         Prefetch(
             "events",
-            queryset=CaseEvent.objects.filter(to_status__in=[S.SUBMITTED, S.RETURNED, S.APPROVED, S.ISSUED])
+            queryset=CaseEvent.objects.filter(to_status__in=[S.SUBMITTED, S.RETURNED, *S.FINAL])
             .exclude(from_status=F("to_status"))
             .select_related("actor")
             .order_by("-created_at", "-id"),
@@ -113,8 +113,11 @@ def case_qa_return(request, case_number):
         return _render_qa(request, case, return_form=form, status=400)
     try:
         case = services.case_return_to_reviewer(case=case, by=request.user, comments=form.cleaned_data["comments"])
-    except TransitionNotAllowed:
-        return _stale(request, case)
+    except Refused as refused:
+        if refused.code == "not_allowed":
+            return _stale(request, case)
+        refused.add_to_form(form)
+        return _render_qa(request, case, return_form=form, status=400)
     messages.success(request, f"{case} returned to the reviewer; your comments are at the top of their workspace.")
     return redirect("reviews:qa_list")
 
@@ -123,24 +126,18 @@ def case_qa_return(request, case_number):
 @coordinator_required
 def case_qa_approve(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
-    if case.status != S.SUBMITTED:
-        return _stale(request, case)
     try:
         case = services.case_approve(case=case, by=request.user)
-    except services.CredentialsLapsed as lapsed:
-        messages.error(
-            request,
-            f"Approval refused: {lapsed} The letter states the reviewer's licensure and certification; "
-            "update the reviewer's credentials in the admin, or reassign the case. Nothing was changed.",
-        )
+    except Refused as refused:
+        if refused.code == "not_allowed":
+            return _stale(request, case)
+        if refused.code == "incomplete":
+            # The records changed since submission: the coordinator returns the case with these points.
+            return _render_qa(request, case, problems=refused.problems, refused=True, status=409)
+        if refused.code == "public_copy_unconfirmed":
+            return _render_qa(request, case, public_copy_refused=str(refused), status=409)
+        messages.error(request, f"Approval refused: {refused} Nothing was changed.")
         return redirect("reviews:case_qa", case.case_number)
-    except services.SubmissionIncomplete as incomplete:
-        # The records changed since submission: the coordinator returns the case with these points.
-        return _render_qa(request, case, problems=incomplete.problems, refused=True, status=409)
-    except services.PublicCopyUnconfirmed as unconfirmed:
-        return _render_qa(request, case, public_copy_refused=str(unconfirmed), status=409)
-    except TransitionNotAllowed:
-        return _stale(request, case)
     decided = f"{case.decision_date:%m/%d/%Y}"
     messages.success(
         request, f"{case} approved, decision date {decided}: the determination is final, its letter queued."
