@@ -9,13 +9,15 @@ from ..models import Case, CaseExclusion, Citation, Reviewer
 from .documents import documents_forget_openings
 from .errors import Problem, Refused
 from .outbox import outbox_enqueue
-from .workflow import case_lock, case_transition
+from .workflow import case_lock, case_require_status, case_transition
 
 
 def _lock(case: Case, action: str, reviewer: Reviewer, by: AbstractBaseUser) -> Case:
     """Lock the reviewer (two cases, one free slot), then the case (two coordinators, one winner)."""
     list(Reviewer.objects.select_for_update().filter(pk=reviewer.pk).values_list("pk"))
-    return case_lock(case, action, by=by, related=("requesting_provider__specialty",))
+    case = case_lock(case, action, by=by, related=("requesting_provider__specialty",))
+    case_require_status(case, action)  # the loser of two assignments hears that, not the rules of assignment
+    return case
 
 
 def _require_eligible(case: Case, reviewer: Reviewer) -> None:

@@ -3,19 +3,17 @@
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from ..letters import credential_problems, letter_queryset
 from ..models import Case, CaseExclusion, Citation, DisputedItem, Guideline
-from ..roles import assigned_reviewer
 from .documents import documents_forget_openings
 from .errors import Problem, Refused
 from .letters import letter_queue
 from .outbox import outbox_enqueue
 from .public_copy import public_copy_of
-from .workflow import case_lock, case_transition
+from .workflow import case_lock, case_require_status, case_transition
 
 
 @dataclass(frozen=True)
@@ -76,9 +74,7 @@ def _start_editing(case: Case, by: AbstractBaseUser) -> Case:
     Raises PermissionDenied unless `by` is the case's reviewer, and Refused (code "not_editable")
     unless the reviewer writes the determination now.
     """
-    case = Case.objects.select_for_update().get(pk=case.pk)
-    if not assigned_reviewer(case, by):
-        raise PermissionDenied("Only the case's reviewer may do this.")
+    case = case_lock(case, "start_review", by=by)
     if case.status not in Case.Status.EDITABLE:
         message = (
             "The determination is approved and can no longer change."
@@ -234,6 +230,7 @@ def case_approve(*, case: Case, by: AbstractBaseUser) -> Case:
     current certification, which the letter states (code "credentials_lapsed").
     """
     case = case_lock(case, "approve", by=by)
+    case_require_status(case, "approve")  # returned or approved by someone else meanwhile: that first
     if problems := submission_problems(case):
         raise Refused(*problems, code="incomplete")
     if problem := public_copy_of(letter_queryset().get(pk=case.pk)).problem:
