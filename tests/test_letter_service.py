@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from reviews import tasks
-from reviews.models import Case, Letter, LetterDelivery
+from reviews.models import Case, CaseEvent, Letter, LetterDelivery
 from reviews.services import letters as letter_services
 from reviews.services.errors import Refused
 
@@ -56,16 +56,17 @@ def test_rendering_twice_leaves_one_ready_letter_and_one_pdf_per_kind(queued_let
 def test_a_run_that_dies_before_its_commit_leaves_nothing_a_second_run_does_not_replace(
     queued_letter, media, monkeypatch
 ):
-    real_issue = Case.issue
+    record = CaseEvent.__dict__["record"]  # the classmethod itself, to put back
 
-    def crash(self):
+    def crash(*args, **kwargs):
         raise RuntimeError("worker died")
 
-    monkeypatch.setattr(Case, "issue", crash)
+    # The last write of the issuing transaction: the case's event.
+    monkeypatch.setattr(CaseEvent, "record", crash)
     with pytest.raises(RuntimeError):
         letter_services.letter_render(letter_id=queued_letter.pk)
     assert Letter.objects.get(pk=queued_letter.pk).status == Letter.Status.RENDERING
-    monkeypatch.setattr(Case, "issue", real_issue)
+    monkeypatch.setattr(CaseEvent, "record", record)
     assert letter_services.letter_render(letter_id=queued_letter.pk) is True
     assert len(_pdfs(media)) == 2
     assert Letter.objects.filter(case=queued_letter.case, status=Letter.Status.READY).count() == 2

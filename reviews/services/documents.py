@@ -78,8 +78,7 @@ def document_add(
         raise Refused(
             Problem(
                 f"{document.original_name} could not be stored: the server's document folder cannot be written "
-                f"({error.strerror or type(error).__name__}). Nothing was added.",
-                hint="Tell the administrator.",
+                f"({error.strerror or type(error).__name__}). Nothing was added; tell the administrator."
             ),
             code="storage",
         ) from None
