@@ -481,7 +481,7 @@ class CaseQuerySet(models.QuerySet):
         )
         return (
             self.filter(reviewer=reviewer, status__in=S.LOAD)
-            .only("case_number", "status", "priority", "date_assigned", "decision_due_date")
+            .only("case_number", "status", "priority", "date_assigned", "decision_due_date", "reviewer")
             .annotate(
                 item_count=models.functions.Coalesce(models.Subquery(items, output_field=models.IntegerField()), 0)
             )
@@ -623,6 +623,16 @@ class Case(FSMModelMixin, models.Model):
 
     def __str__(self):
         return self.case_number
+
+    @property
+    def determination_final(self) -> bool:
+        """Approved or issued: nothing about the determination changes any more, in any interface."""
+        return self.status in S.FINAL
+
+    @property
+    def open_to_reviewer(self) -> bool:
+        """The assigned reviewer accepted the case: its records and review are open to them."""
+        return self.status in S.ACCEPTED_BY_REVIEWER
 
     @property
     def takes_documents(self) -> bool:

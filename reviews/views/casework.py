@@ -41,17 +41,9 @@ def _stale(request, case: Case, action: str):
 def case_detail(request, case_number):
     case = get_case_for_coordinator(request.user, case_number, CASE_PAGE)
     record_access(case, by=request.user, page="case")
-    context = {
-        "case": case,
-        "documents": case.documents.all(),
-        "with_reviewer": case.status in Case.Status.WITH_REVIEWER,
-    }
-    if case.status in (Case.Status.APPROVED, Case.Status.ISSUED):
+    context = {"case": case, "documents": case.documents.all()}
+    if case.determination_final:
         context.update(letters_context(case))
-    if case.status == Case.Status.ELIGIBLE:
-        context["records_request_form"] = RecordsRequestForm()
-    if case.status == Case.Status.AWAITING_RECORDS:
-        context["records_complete_form"] = RecordsCompleteForm(case=case)
     return render(request, "reviews/case_detail.html", context)
 
 
@@ -141,7 +133,7 @@ def case_assign(request, case_number):
     case = get_case_for_coordinator(
         request.user, case_number, Case.objects.select_related("reviewer__user", "requesting_provider__specialty")
     )
-    reassigning = case.status in Case.Status.WITH_REVIEWER
+    reassigning = case.status in Case.Status.WITH_REVIEWER  # the page takes both transitions
     if case.status != Case.Status.READY_FOR_ASSIGNMENT and not reassigning:
         return _stale(request, case, "assigned")
     form = (ReassignForm if reassigning else AssignForm)(request.POST or None)

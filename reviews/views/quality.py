@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, OuterRef, Prefetch, Subquery
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django_fsm import has_transition_perm
 
 from .. import services
 from ..forms.quality import ReturnForm
@@ -64,7 +65,7 @@ def _render_qa(
 ):
     if not hasattr(case, "review_events"):  # an action's lean fetch, shown again with what went wrong
         case = QA_PAGE.get(pk=case.pk)
-    reviewing = case.status == S.SUBMITTED
+    reviewing = has_transition_perm(case.approve, request.user)  # and so return it: the same role and status
     # The review events come newest first: the first move into submitted is the last submission.
     submitted_at = next((e.created_at for e in case.review_events if e.to_status == S.SUBMITTED), None)
     context = {
