@@ -118,13 +118,13 @@ def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
 def letter_serve_again(*, letter: Letter, by: AbstractBaseUser) -> Letter:
     """Queue the service of a ready letter again, for the parties not yet served (e.g. after an e-mail outage).
 
-    Raises PermissionDenied for a non-coordinator, and Refused (code "served") unless the letter is a
+    Raises PermissionDenied for a non-coordinator, and Refused (code "not_servable") unless the letter is a
     ready served letter that is not served on every party yet.
     """
     require_coordinator(by)
     letter = Letter.objects.select_for_update().get(pk=letter.pk)
     if not Letter.objects.ready_unserved(before=timezone.now()).filter(pk=letter.pk).exists():
-        raise Refused("Only a ready letter not yet served on every party can be served again.", code="served")
+        raise Refused("Only a ready letter not yet served on every party can be served again.", code="not_servable")
     outbox_enqueue(task=SERVE, args=[letter.pk], key=f"letter:{letter.pk}")
     CaseEvent.record(letter.case, by=by, from_status=letter.case.status, note=f"letter v{letter.version} served again")
     return letter
