@@ -46,6 +46,16 @@ def _png() -> bytes:
     return buffer.getvalue()
 
 
+def _add_document(case, who, name: str, content: bytes):
+    return services.document_add(
+        case=case,
+        by=who.coordinator,
+        file=SimpleUploadedFile(name, content),
+        kind=CaseDocument.Kind.OTHER,
+        submitted_by=CaseDocument.SubmittedBy.EMPLOYEE,
+    )
+
+
 # name -> (status to walk the case to, the refused call, its code); `c` is the case, `w` the personas.
 # Where the refusal needs more than the walk, `before(c, w)` sets it up first.
 SCENARIOS = {
@@ -152,24 +162,12 @@ SCENARIOS = {
     ),
     "a document that is no PDF or image": (
         S.RECEIVED,
-        lambda c, w: services.document_add(
-            case=c,
-            by=w.coordinator,
-            file=SimpleUploadedFile("setup.pdf", b"MZ\x90\x00" + b"\x00" * 100),
-            kind=CaseDocument.Kind.OTHER,
-            submitted_by=CaseDocument.SubmittedBy.EMPLOYEE,
-        ),
+        lambda c, w: _add_document(c, w, "setup.pdf", b"MZ\x90\x00" + b"\x00" * 100),
         "bad_file",
     ),
     "a document for an approved case": (
         S.APPROVED,
-        lambda c, w: services.document_add(
-            case=c,
-            by=w.coordinator,
-            file=SimpleUploadedFile("late.png", _png()),
-            kind=CaseDocument.Kind.OTHER,
-            submitted_by=CaseDocument.SubmittedBy.EMPLOYEE,
-        ),
+        lambda c, w: _add_document(c, w, "late.png", _png()),
         "closed",
     ),
 }
