@@ -46,10 +46,10 @@ def _png() -> bytes:
     return buffer.getvalue()
 
 
-def _add_document(case, who, name: str, content: bytes):
+def _add_document(case, personas, name: str, content: bytes):
     return services.document_add(
         case=case,
-        by=who.coordinator,
+        by=personas.coordinator,
         file=SimpleUploadedFile(name, content),
         kind=CaseDocument.Kind.OTHER,
         submitted_by=CaseDocument.SubmittedBy.EMPLOYEE,
