@@ -7,6 +7,7 @@ from django.contrib.admin.utils import unquote
 from django.http import Http404
 from django.urls import reverse
 from django.utils.html import format_html
+from django_fsm import can_proceed
 
 from . import services
 from .assignment import problems_for
@@ -307,10 +308,10 @@ class CaseAdminForm(forms.ModelForm):
         original = Case.objects.get(pk=case.pk)
         if reviewer is None:
             raise forms.ValidationError({"reviewer": "To take a case from its reviewer, reassign it to another one."})
-        if original.status in Case.Status.WITH_REVIEWER:
+        if can_proceed(original.reassign):
             if not data.get("reassign_reason", "").strip():
                 self.add_error("reassign_reason", "Give the reason for reassigning.")
-        elif original.status != Case.Status.READY_FOR_ASSIGNMENT:
+        elif not can_proceed(original.assign):
             status = original.get_status_display().lower()
             raise forms.ValidationError({"reviewer": f"A reviewer cannot be assigned to a case that is {status}."})
         if problems := problems_for(original, reviewer):

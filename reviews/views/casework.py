@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_fsm import can_proceed
 
 from .. import eligibility, services
 from ..assignment import rank_reviewers
@@ -51,7 +52,7 @@ def case_detail(request, case_number):
 @coordinator_required
 def case_eligibility(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
-    if case.status != Case.Status.RECEIVED:
+    if not can_proceed(case.confirm_eligible):
         return _stale(request, case, "checked for eligibility")
     initial = eligibility.checklist_initial(case)
     form = EligibilityForm(request.POST or None, initial=initial)
@@ -133,8 +134,8 @@ def case_assign(request, case_number):
     case = get_case_for_coordinator(
         request.user, case_number, Case.objects.select_related("reviewer__user", "requesting_provider__specialty")
     )
-    reassigning = case.status in Case.Status.WITH_REVIEWER  # the page takes both transitions
-    if case.status != Case.Status.READY_FOR_ASSIGNMENT and not reassigning:
+    reassigning = can_proceed(case.reassign)  # the page takes both transitions
+    if not (reassigning or can_proceed(case.assign)):
         return _stale(request, case, "assigned")
     form = (ReassignForm if reassigning else AssignForm)(request.POST or None)
     if form.is_valid():

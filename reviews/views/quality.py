@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, OuterRef, Prefetch, Subquery
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_fsm import has_transition_perm
+from django_fsm import can_proceed, has_transition_perm
 
 from .. import services
 from ..forms.quality import ReturnForm
@@ -107,7 +107,7 @@ def case_qa(request, case_number):
 @coordinator_required
 def case_qa_return(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
-    if case.status != S.SUBMITTED:
+    if not can_proceed(case.return_to_reviewer):
         return _stale(request, case)
     form = ReturnForm(request.POST)
     if not form.is_valid():

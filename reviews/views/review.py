@@ -190,7 +190,7 @@ def _workspace(request, case: Case, *, problems=(), status=200):
         "summary_problems": [p for p in problems if p.where == "summary"],
         "document_problems": [p for p in problems if p.where == "documents"],
     }
-    if case.status in Case.Status.FINAL:
+    if case.determination_final:
         context.update(letters_context(case))
     return render(request, "reviews/case_workspace.html", context, status=status)
 
