@@ -13,12 +13,6 @@ from reviews.services.errors import Refused
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
 def queued_letter(db, media, queued, django_capture_on_commit_callbacks):
     """The demo's example case is approved and its letter queued, rendered after commit by the worker."""
     with django_capture_on_commit_callbacks(execute=True):

@@ -19,12 +19,6 @@ LONG_AGO = dt.timedelta(days=1)
 
 
 @pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
 def confirmed(submitted_case, coordinator):
     """submitted_case with its public copy confirmed, as approval requires."""
     confirm_public_copy(submitted_case, by=coordinator)

@@ -18,7 +18,7 @@ from reviews import services
 from reviews.models import Case, CaseDocument, CaseEvent, Letter, OutboxEntry, Reviewer
 from reviews.services.errors import Refused
 from tests.factories import CaseDocumentFactory
-from tests.test_transitions import case_at, media, who  # noqa: F401 (fixtures)
+from tests.test_transitions import case_at
 
 S = Case.Status
 SERVICES = Path(services.__file__).parent
@@ -196,7 +196,7 @@ def _state(case):
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_every_refusal_is_refused_with_its_code_and_changes_nothing(name, who, queued, media):  # noqa: F811
+def test_every_refusal_is_refused_with_its_code_and_changes_nothing(name, who, queued, media):
     status, call, code = SCENARIOS[name]
     case = case_at(status, who)
     if name in BEFORE:

@@ -6,7 +6,6 @@ A new transition adds its rows here (one per source status), with the service ca
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -245,16 +244,6 @@ MAIN_PATH = [
     "submit",
     "approve",
 ]
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
-@pytest.fixture
-def who(coordinator, reviewer, other_reviewer):
-    return SimpleNamespace(coordinator=coordinator, reviewer=reviewer, other_reviewer=other_reviewer)
 
 
 def actor(row: Row, who) -> object:
