@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from .. import services
 from ..audit import record_access
 from ..forms.casework import MailingForm
-from ..models import Case, Letter, LetterDelivery
+from ..models import Letter, LetterDelivery
 from ..permissions import coordinator_required, get_case_for_coordinator, get_case_for_reviewer, is_coordinator
 from ..services import letters as letter_services
 from ..services.errors import Refused
@@ -56,8 +56,7 @@ def letters_context(case) -> dict:
         "case": case,
         "letters": letter_rows,
         # The letter's card: once there is a letter, or one is on its way (approved), or imported.
-        "letter_card": bool(letter_rows or case.imported_from)
-        or case.status in (Case.Status.APPROVED, Case.Status.ISSUED),
+        "letter_card": bool(letter_rows or case.imported_from) or case.determination_final,
         "notices": sorted((letter for letter in rows if letter.is_notice), key=lambda n: (n.created_at, n.pk)),
         "unsent_copies": sum(
             len(letter.deliveries.all()) - letter.served_count
@@ -110,8 +109,8 @@ def _letter_action(
         raise Http404("No such notice.")
     try:
         service(letter=letter, by=request.user)
-    except ValueError as e:
-        messages.error(request, str(e))
+    except Refused as refused:
+        refused.add_to_messages(request)
     else:
         name = f"{letter.get_kind_display()} v{version}" if letter.is_notice else f"Letter version {version}"
         messages.success(request, f"{name} {done}.")
@@ -182,8 +181,8 @@ def letter_correct(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
     try:
         letter = services.letter_correct(case=case, by=request.user, reason=request.POST.get("reason", ""))
-    except ValueError as e:
-        messages.error(request, str(e))
+    except Refused as refused:
+        refused.add_to_messages(request)
     else:
         messages.success(request, f"Corrected letter version {letter.version} queued.")
     return redirect("reviews:case_detail", case.case_number)
