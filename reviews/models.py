@@ -82,6 +82,28 @@ class Specialty(models.Model):
         return f"{self.parent.name} / {self.name}" if self.parent_id else self.name
 
 
+class ReviewerQuerySet(models.QuerySet):
+    def with_open_load(self):
+        """Each reviewer's `open_load` (cases counting against capacity) and `next_due` (the earliest decision
+        due among them), as correlated subqueries: each reads the reviewer's open cases alone from the partial
+        index case_reviewer_load_idx, whatever the number of cases closed before."""
+        load = Case.objects.filter(reviewer=OuterRef("pk"), status__in=CaseQuerySet.LOAD_STATUSES).order_by()
+        return self.annotate(
+            open_load=models.functions.Coalesce(
+                models.Subquery(
+                    load.values("reviewer").annotate(n=models.Count("*")).values("n"),  # read from the index alone
+                    output_field=models.IntegerField(),
+                ),
+                0,
+            ),
+            next_due=models.Subquery(
+                load.filter(decision_due_date__isnull=False)
+                .order_by("decision_due_date")
+                .values("decision_due_date")[:1]
+            ),
+        )
+
+
 class Reviewer(models.Model):
     """An expert reviewer: a user with clinical credentials. Never named in a letter."""
 
@@ -106,6 +128,8 @@ class Reviewer(models.Model):
     capacity = models.PositiveSmallIntegerField(default=10, help_text="Open cases at once.")
     active = models.BooleanField(default=True)
     specialties = models.ManyToManyField(Specialty, through="BoardCertification", related_name="reviewers")
+
+    objects = ReviewerQuerySet.as_manager()
 
     class Meta:
         ordering = ["user__last_name", "user__first_name"]
@@ -385,26 +409,61 @@ class CaseQuerySet(models.QuerySet):
         return self.select_related("reviewer__user").defer(*self.LIST_DEFERRED).with_due_order()
 
     def dashboard_counts(self, *, today, soon_until) -> dict:
-        """Cases by status, and how many undecided ones are overdue or due by `soon_until`, in one query.
+        """Open cases by status, and how many undecided ones are overdue or due by `soon_until`, in one query;
+        closed cases by status from closed_counts() (a second query).
 
-        Returns {"by_status": {status: n}, "overdue": n, "due_soon": n}.
+        Returns {"by_status": {status: n}, "overdue": n, "due_soon": n, "estimated": {status, ...}}.
+
+        The open counts are exact and read only the open cases, through the partial index
+        case_open_status_idx: a desk's open work is bounded by its intake, whatever its history.
         """
-        undecided = ~Q(status__in=Case.CLOSED_STATUSES) & Q(decision_date__isnull=True)
+        undecided = Q(decision_date__isnull=True)
         rows = (
-            self.order_by()  # the default ordering would join the GROUP BY
+            self.open()
+            .order_by()  # the default ordering would join the GROUP BY
             .values("status")
+            # COUNT(status), not COUNT(id): the index holds every column read, so the count never visits the table.
             .annotate(
-                n=models.Count("pk"),
-                overdue=models.Count("pk", filter=undecided & Q(decision_due_date__lt=today)),
-                due_soon=models.Count("pk", filter=undecided & Q(decision_due_date__range=(today, soon_until))),
+                n=models.Count("status"),
+                overdue=models.Count("status", filter=undecided & Q(decision_due_date__lt=today)),
+                due_soon=models.Count("status", filter=undecided & Q(decision_due_date__range=(today, soon_until))),
             )
         )
-        counts = {"by_status": {}, "overdue": 0, "due_soon": 0}
+        closed, estimated = self.closed_counts()
+        counts = {"by_status": closed, "overdue": 0, "due_soon": 0, "estimated": estimated}
         for row in rows:
             counts["by_status"][row["status"]] = row["n"]
             counts["overdue"] += row["overdue"]
             counts["due_soon"] += row["due_soon"]
         return counts
+
+    # Past this many cases, the closed counts are PostgreSQL's estimate rather than a count.
+    ESTIMATE_ABOVE = 50_000
+
+    def closed_counts(self) -> tuple[dict[str, int], set[str]]:
+        """Closed cases by status (of the whole table, whatever the queryset's filters), and which are estimates.
+
+        Closed cases are the desk's history: they grow without bound, and counting them exactly reads
+        every one (a tenth of a second at a million cases, on every dashboard). A dashboard needs their
+        size, not their exact number, so on PostgreSQL past ESTIMATE_ABOVE cases they are the planner's
+        estimate: the table's row count times each status's share, from the statistics autovacuum keeps
+        (migration 0014 has it analyse the table every 2 % of changes). Exact below that, and on SQLite.
+        """
+        connection = connections[self.db]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT c.reltuples, s.most_common_vals::text::text[], s.most_common_freqs FROM pg_class c "
+                    "LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = c.relname "
+                    "AND s.attname = 'status' WHERE c.oid = %s::regclass",
+                    [Case._meta.db_table],
+                )
+                rows, values, freqs = cursor.fetchone()
+            if rows > self.ESTIMATE_ABOVE and values:
+                share = dict(zip(values, freqs, strict=True))
+                return {s: round(rows * share.get(s, 0)) for s in CLOSED_STATUSES}, set(CLOSED_STATUSES)
+        exact = self.model.objects.using(self.db).filter(status__in=CLOSED_STATUSES).order_by()
+        return dict(exact.values_list("status").annotate(n=models.Count("pk"))), set()
 
     def for_case_list(self):
         """Rows of the case list: claims administrator, reviewer and the number of disputed items.
@@ -576,6 +635,19 @@ class Case(FSMModelMixin, models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "decision_due_date"]),
+            # Open cases by status for the dashboard's counts (read without the closed history).
+            models.Index(
+                fields=["status", "decision_due_date"],
+                include=["decision_date"],
+                name="case_open_status_idx",
+                condition=~Q(status__in=CLOSED_STATUSES),
+            ),
+            # Each reviewer's open load and next due date (ReviewerQuerySet.with_open_load), and their queue.
+            models.Index(
+                fields=["reviewer", "decision_due_date"],
+                name="case_reviewer_load_idx",
+                condition=Q(status__in=[*WITH_REVIEWER, S.SUBMITTED]),
+            ),
             # The lists' default order (expedited first, then due date) over open cases only:
             # the dashboard's due lists and the case list's first page read it in index order.
             models.Index(
@@ -584,6 +656,21 @@ class Case(FSMModelMixin, models.Model):
                 F("case_number"),
                 name="case_open_due_order_idx",
                 condition=~Q(status__in=CLOSED_STATUSES),
+            ),
+            # The same order over every case (the case list's "all cases", closed history included).
+            models.Index(
+                models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1)),
+                F("decision_due_date"),
+                F("case_number"),
+                name="case_due_order_idx",
+            ),
+            # The dashboard's list of cases awaiting records, in the order it shows them.
+            models.Index(
+                models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1)),
+                F("records_due_date"),
+                F("case_number"),
+                name="case_awaiting_records_idx",
+                condition=Q(status=S.AWAITING_RECORDS),
             ),
         ]
 
