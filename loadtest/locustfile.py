@@ -9,7 +9,6 @@ them beside the generated cases).
 import os
 import random
 import re
-from http.cookiejar import DefaultCookiePolicy
 
 from locust import HttpUser, between, events, task
 
@@ -23,12 +22,19 @@ COORDINATOR = (os.environ.get("IMR_LOAD_COORDINATOR", "coordinator"), "imr-demo-
 REVIEWER = (os.environ.get("IMR_LOAD_REVIEWER", "dr.alvarez"), "imr-demo-reviewer")
 
 
-class BehindTheProxy(DefaultCookiePolicy):
+def behind_the_proxy(session):
     """Send the Secure session and CSRF cookies over the plain connection to gunicorn, as the TLS proxy in
-    front of it would receive them from a browser (production settings mark them Secure)."""
+    front of it would receive them from a browser (production settings mark them Secure, and requests
+    keeps a Secure cookie off http://): each response's cookies are kept without the flag."""
+    request = session.request
 
-    def return_ok_secure(self, cookie, request):
-        return True
+    def request_and_keep_cookies(*args, **kwargs):
+        response = request(*args, **kwargs)
+        for cookie in session.cookies:
+            cookie.secure = False
+        return response
+
+    session.request = request_and_keep_cookies
 
 
 class Person(HttpUser):
@@ -37,7 +43,7 @@ class Person(HttpUser):
     login = ("", "")
 
     def on_start(self):
-        self.client.cookies.set_policy(BehindTheProxy())
+        behind_the_proxy(self.client)
         # Django sees https (SECURE_PROXY_SSL_HEADER), so it neither redirects nor refuses the CSRF origin.
         origin = "https://" + self.host.split("://", 1)[1].rstrip("/")
         self.client.headers.update({"X-Forwarded-Proto": "https", "Origin": origin, "Referer": origin + "/"})

@@ -353,6 +353,7 @@ class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
     # Counting a million cases twice per page (the filtered count and the total) would be most of its cost:
     # no total, and a bounded count of the filtered cases (get_paginator).
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice reads every case
     autocomplete_fields = [
         "employer",
         "claims_administrator",

@@ -98,7 +98,7 @@ def test_bench_pages_times_every_page_beside_the_floor_and_keeps_nothing(db):
     assert "rolled back afterwards" in lines[0]
     figures = _figures(out.getvalue())
     assert set(figures) == set(BUDGETS)
-    assert all(queries == BUDGETS[page] for page, (queries, *_) in figures.items())
+    assert {page: queries for page, (queries, *_) in figures.items()} == BUDGETS
     assert all(0 < median <= p95 and ratio > 0 for _, median, p95, ratio in figures.values())
     assert lines[-1] == "check: every page within 1000x the floor"
     assert Case.objects.count() == before  # rolled back
