@@ -664,6 +664,8 @@ class Case(FSMModelMixin, models.Model):
                 F("case_number"),
                 name="case_due_order_idx",
             ),
+            # The admin's filter by application date (a range of the index, not a scan of every case).
+            models.Index(fields=["application_received_date"], name="case_received_idx"),
             # The dashboard's list of cases awaiting records, in the order it shows them.
             models.Index(
                 models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1)),
