@@ -51,7 +51,7 @@ class Person(HttpUser):
         username, password = self.login
         with self.client.post(
             "/accounts/login/",
-            {"username": username, "password": password, "csrfmiddlewaretoken": self.csrf(form.text)},
+            {"login": username, "password": password, "csrfmiddlewaretoken": self.csrf(form.text)},
             name="log in",
             allow_redirects=False,
             catch_response=True,
