@@ -8,7 +8,6 @@ import pytest
 from django.utils import timezone
 
 from reviews.deadlines import time_left
-from reviews.models import CLOSED_STATUSES as CLOSED
 from reviews.models import Case, CaseQuerySet, Holiday
 from reviews.views.home import LIST_CAP
 from tests.factories import CaseFactory, ReviewerFactory
@@ -36,7 +35,7 @@ def case_at(status=S.RECEIVED, *, priority=P.STANDARD, due=None, reviewer=None, 
     """A case already at `status` (a fixture, as seed_demo does): the workflow itself is tested elsewhere."""
     if due is not None:
         fields.setdefault("records_complete_date", dt.date(2026, 10, 8))  # the factory's application date
-    if reviewer is None and status in (*Case.WITH_REVIEWER, S.SUBMITTED, S.APPROVED, S.ISSUED):
+    if reviewer is None and status in S.HAS_REVIEWER:
         reviewer = ReviewerFactory()
     return CaseFactory(status=status, priority=priority, decision_due_date=due, reviewer=reviewer, **fields)
 
@@ -129,7 +128,7 @@ def test_the_dashboard_counts_cases_by_status_with_the_closed_ones_apart(client,
 
 
 def test_closed_counts_estimated_on_a_large_database_say_about(client, coordinator, frozen_now):
-    estimate = ({S.ISSUED: 612_400, S.INELIGIBLE: 20_100, S.WITHDRAWN: 19_800, S.TERMINATED: 20_300}, set(CLOSED))
+    estimate = ({S.ISSUED: 612_400, S.INELIGIBLE: 20_100, S.WITHDRAWN: 19_800, S.TERMINATED: 20_300}, set(S.CLOSED))
     client.force_login(coordinator)
 
     with mock.patch.object(CaseQuerySet, "closed_counts", return_value=estimate):

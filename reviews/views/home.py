@@ -18,9 +18,6 @@ from .cases import with_time_left
 # Each dashboard list shows this many cases and links to the case list for the rest.
 LIST_CAP = 25
 
-# Open statuses shown as tiles, in workflow order; the closed ones follow in a quieter line.
-OPEN_STATUSES = [s for s in Case.Status if s not in Case.CLOSED_STATUSES]
-
 
 @require_GET
 @login_required
@@ -52,8 +49,9 @@ def dashboard_context() -> dict:
     return {
         "today": today,
         "soon_until": soon_until,
-        "open_counts": [(s, by_status.get(s, 0)) for s in OPEN_STATUSES],
-        "closed_counts": [(s, by_status.get(s, 0)) for s in Case.CLOSED_STATUSES],
+        # Open statuses as tiles, in workflow order; the closed ones follow in a quieter line.
+        "open_counts": [(s, by_status.get(s, 0)) for s in S.OPEN],
+        "closed_counts": [(s, by_status.get(s, 0)) for s in S.CLOSED],
         "closed_estimated": bool(counts["estimated"]),
         "overdue": _capped(rows.overdue(today), counts["overdue"], now),
         "due_soon": _capped(rows.due_between(today, soon_until), counts["due_soon"], now),

@@ -24,7 +24,6 @@ from django.utils import timezone
 from reviews import deadlines
 from reviews.management.commands.seed_demo import EXAMPLE_CLAIM
 from reviews.models import (
-    CLOSED_STATUSES,
     Case,
     Diagnosis,
     DisputedItem,
@@ -56,8 +55,7 @@ STATUS_WEIGHTS = {
     S.TERMINATED: 2,
 }
 PRIORITY_WEIGHTS = {P.STANDARD: 85, P.EXPEDITED: 8, P.FORMULARY: 7}
-WITH_RECORDS = {S.READY_FOR_ASSIGNMENT, *Case.WITH_REVIEWER, S.SUBMITTED, S.APPROVED, S.ISSUED}
-WITH_REVIEWER = {*Case.WITH_REVIEWER, S.SUBMITTED, S.APPROVED, S.ISSUED}
+WITH_RECORDS = {S.READY_FOR_ASSIGNMENT, *S.HAS_REVIEWER}
 RECORDS_REQUESTED = WITH_RECORDS | {S.AWAITING_RECORDS}
 
 FIRST_NAMES = "Maria James Linda Robert Patricia Michael Jennifer David Elizabeth Jose Susan Daniel Karen Luis".split()  # noqa: SIM905
@@ -211,7 +209,7 @@ class Command(BaseCommand):
         parties = ([o.pk for o in employers], [o.pk for o in administrators], [p.pk for p in providers])
         open_left = open_cases - Case.objects.filter(case_number__startswith=CASE_PREFIX).open().count()
         statuses, status_weights = zip(*STATUS_WEIGHTS.items(), strict=True)
-        closed = [(s, w) for s, w in STATUS_WEIGHTS.items() if s in CLOSED_STATUSES]
+        closed = [(s, w) for s, w in STATUS_WEIGHTS.items() if s in S.CLOSED]
         closed_statuses, closed_weights = zip(*closed, strict=True)
         priorities, priority_weights = zip(*PRIORITY_WEIGHTS.items(), strict=True)
         start = self.first_free_number()
@@ -221,7 +219,7 @@ class Command(BaseCommand):
                 status = rng.choices(statuses, status_weights)[0]
                 if i == 0:
                     status = S.SUBMITTED  # the quality-review page needs one, whatever the draw
-                if status not in CLOSED_STATUSES:
+                if status not in S.CLOSED:
                     if open_left <= 0:
                         status = rng.choices(closed_statuses, closed_weights)[0]
                     open_left -= 1
@@ -324,7 +322,7 @@ class Command(BaseCommand):
         employers, administrators, providers = parties
         day = dt.timedelta(days=1)
         # Closed cases spread over two years of history; open ones arrived in the last six weeks.
-        received = today - rng.randint(*((30, 730) if status in CLOSED_STATUSES else (0, 45))) * day
+        received = today - rng.randint(*((30, 730) if status in S.CLOSED else (0, 45))) * day
         ur_decision = received - rng.randint(3, 25) * day
         fields = {}
         if status in RECORDS_REQUESTED:
@@ -333,10 +331,10 @@ class Command(BaseCommand):
             complete = min(received + rng.randint(3, 16) * day, today)
             fields["records_complete_date"] = complete
             fields["decision_due_date"] = deadlines.decision_due(complete, priority, holidays=holidays)
-        if status in WITH_REVIEWER:
+        if status in S.HAS_REVIEWER:
             fields["reviewer_id"] = rng.choice(reviewers)
             fields["date_assigned"] = fields["records_complete_date"]
-        if status in (S.APPROVED, S.ISSUED):
+        if status in S.FINAL:
             fields["decision_date"] = min(fields["decision_due_date"] - rng.randint(-1, 5) * day, today)
         if status == S.INELIGIBLE:
             fields["closed_reason"] = "Application filed more than 30 days after service of the UR decision."
