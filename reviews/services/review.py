@@ -11,6 +11,7 @@ from ..letters import credential_problems, letter_queryset
 from ..models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
 from ..permissions import require_coordinator
 from .documents import documents_forget_openings
+from .errors import Refused
 from .letters import letter_queue
 from .outbox import outbox_enqueue
 from .public_copy import PublicCopyUnconfirmed, public_copy_of
@@ -159,11 +160,18 @@ def item_review_save(
 
     The claims administrator's citations come from intake; the reviewer may correct them here.
 
-    Returns the new version. Raises StaleDraft when the panel changed since `version`, and
-    PermissionDenied / ValidationError when the reviewer may not edit the case now.
+    Returns the new version. Raises StaleDraft when the panel changed since `version`,
+    PermissionDenied / ValidationError when the reviewer may not edit the case now, and Refused
+    (code "item_terminated") when the claims administrator authorised the item meanwhile.
     """
     _start_editing(item.case, by)  # the case lock also serialises saves of its items
     item = DisputedItem.objects.get(pk=item.pk)
+    if item.terminated:
+        raise Refused(
+            f"Item {item.position} was authorised by the claims administrator on {item.authorized_on:%m/%d/%Y}:"
+            " it is no longer part of the review.",
+            code="item_terminated",
+        )
     if item.version != version:
         raise StaleDraft("This item was changed in another tab or window since you opened it.")
     item.decision = decision
@@ -195,7 +203,7 @@ def submission_problems(case: Case) -> list[str]:
     problems = []
     if not case.clinical_case_summary.strip():
         problems.append("The clinical case summary is empty.")
-    items = list(case.items.prefetch_related("citations"))
+    items = list(case.items.in_review().prefetch_related("citations"))
     for item in items:
         label = f"Item {item.position} ({item.request_text[:50]})"
         roles = {c.role for c in item.citations.all()}

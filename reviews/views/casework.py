@@ -15,6 +15,7 @@ from ..models import Case, CaseEvent, DisputedItem
 from ..permissions import coordinator_required, get_case_for_coordinator
 from ..services.errors import Refused
 from .letters import letters_context
+from .steps import available_steps
 
 CASE_PAGE = Case.objects.select_related(
     "employer",
@@ -47,7 +48,10 @@ def case_detail(request, case_number):
         "case": case,
         "documents": case.documents.all(),
         "with_reviewer": case.status in Case.WITH_REVIEWER,
+        # Only an issued determination is remanded: other cases skip the query.
+        "remands": list(case.remands.all()) if case.status == Case.Status.ISSUED else [],
     }
+    context["steps"] = available_steps(case, remanded=bool(context["remands"]))
     if case.status in (Case.Status.APPROVED, Case.Status.ISSUED):
         context.update(letters_context(case))
     if case.status == Case.Status.ELIGIBLE:

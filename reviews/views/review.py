@@ -21,6 +21,7 @@ from ..forms.review import AttestForm, DeclineForm, ItemReviewForm, SummaryForm
 from ..letters import letter_queryset, render_letter
 from ..models import Case, Citation, DisputedItem, Guideline
 from ..permissions import get_case_for_reviewer, is_coordinator, is_reviewer
+from ..services.errors import Refused
 from ..services.review import EDITABLE, FINAL
 from .letters import letters_context
 
@@ -196,6 +197,7 @@ def _workspace(request, case: Case, *, problems=(), status=200):
         "guideline_options": options,
         "editable": case.status in EDITABLE,
         "problems": located,
+        "terminated_items": [item for item in items if item.terminated],
         "summary_problems": [message for anchor, message in located if anchor == "summary"],
         "document_problems": [message for anchor, message in located if anchor == "documents"],
     }
@@ -265,7 +267,7 @@ def item_save(request, case_number, position):
         )
     except services.StaleDraft:
         return _save_status(request, panel, status=409, state="conflict", message=STALE_MESSAGE)
-    except (ValidationError, PermissionDenied) as error:
+    except (ValidationError, PermissionDenied, Refused) as error:
         message = "Not saved: " + " ".join(getattr(error, "messages", [str(error)])) + " Reload the page."
         return _save_status(request, panel, status=409, state="conflict", message=message)
     return _saved(request, panel, version, form.warnings)
