@@ -616,8 +616,10 @@ def test_a_loaded_case_can_be_refreshed_although_its_status_is_protected(db):
         case.status = S.RECEIVED
 
 
-# Every transition of DESIGN.md section 4 (and reassignment): its source states and its target.
+# Every transition of DESIGN.md section 4 (and reassignment): its source states and its target; None
+# for a step recorded without a change of status.
 BEFORE_ISSUE = [s for s in S if s not in (S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED)]
+BEFORE_DECISION = [s for s in BEFORE_ISSUE if s != S.APPROVED]
 TRANSITIONS = {
     "confirm_eligible": ([S.RECEIVED], S.ELIGIBLE),
     "confirm_ineligible": ([S.RECEIVED], S.INELIGIBLE),
@@ -632,13 +634,16 @@ TRANSITIONS = {
     "return_to_reviewer": ([S.SUBMITTED], S.RETURNED),
     "approve": ([S.SUBMITTED], S.APPROVED),
     "issue": ([S.APPROVED], S.ISSUED),
-    "withdraw": (BEFORE_ISSUE, S.WITHDRAWN),
-    "terminate": (BEFORE_ISSUE, S.TERMINATED),
+    "withdraw": (BEFORE_DECISION, S.WITHDRAWN),
+    "terminate": (BEFORE_DECISION, S.TERMINATED),
+    "terminate_items": (BEFORE_DECISION, None),
+    "expedite": (BEFORE_DECISION, None),
+    "remand": ([S.ISSUED], None),
 }
 
 
 def test_the_table_below_lists_every_transition_of_the_case():
-    assert {t.name for t in Case().get_all_status_transitions()} == set(TRANSITIONS)
+    assert {t.name for t in Case().get_all_status_transitions()} == set(TRANSITIONS) | {"reopen"}
 
 
 @pytest.mark.parametrize("name", TRANSITIONS)
@@ -648,16 +653,47 @@ def test_each_transition_runs_from_its_source_states_only(name):
         case = Case(status=status)
         if status in sources:
             getattr(case, name)()
-            assert case.status == target, f"{name} from {status}"
+            assert case.status == (target or status), f"{name} from {status}"
         else:
             with pytest.raises(TransitionNotAllowed):
                 getattr(case, name)()
             assert case.status == status, f"{name} from {status} changed the status"
 
 
-def test_no_transition_leaves_an_issued_case():
+@pytest.mark.parametrize("closing", ["withdraw", "terminate"])
+@pytest.mark.parametrize("status", BEFORE_DECISION)
+def test_a_case_closed_without_a_determination_reopens_at_the_step_it_was_closed_at(closing, status):
+    case = Case(status=status)
+    getattr(case, closing)()
+    assert case.closed_from == status
+    case.reopen()
+    assert (case.status, case.closed_from) == (status, "")
+
+
+def test_an_ineligible_case_reopens_as_received():
+    case = Case(status=S.RECEIVED)
+    case.confirm_ineligible()
+    case.reopen()
+    assert case.status == S.RECEIVED
+
+
+@pytest.mark.parametrize("status", [s for s in S if s not in (S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED)])
+def test_only_a_case_closed_without_a_determination_can_be_reopened(status):
+    case = Case(status=status, closed_from=S.IN_REVIEW)
+    with pytest.raises(TransitionNotAllowed):
+        case.reopen()
+
+
+def test_an_expedited_case_cannot_be_expedited_again_nor_an_imported_determination_remanded():
+    with pytest.raises(TransitionNotAllowed):
+        Case(status=S.IN_REVIEW, priority=Case.Priority.EXPEDITED).expedite()
+    with pytest.raises(TransitionNotAllowed):
+        Case(status=S.ISSUED, imported_from="letters/2016-01.txt").remand()
+
+
+def test_no_transition_moves_an_issued_case_to_another_status():
     case = Case(status=S.ISSUED)
-    assert [t.name for t in case.get_available_status_transitions()] == []
+    assert [(t.name, t.target) for t in case.get_available_status_transitions()] == [("remand", None)]
 
 
 # Diagnosis and the ICD-10 validator
