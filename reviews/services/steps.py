@@ -58,7 +58,7 @@ def case_withdraw(
     )
     _refuse_if(problems)
     relationship = Case.Requester(requester).label.lower()
-    reason = f"Withdrawn at the request of {requested_by.strip()} ({relationship}) of {requested_on:%m/%d/%Y}."
+    reason = f"Withdrawn at the request of {requested_by.strip()} ({relationship}), dated {requested_on:%m/%d/%Y}."
     return case_transition(
         case,
         "withdraw",
