@@ -10,7 +10,7 @@ from django.utils import timezone
 from reviews import services, tasks
 from reviews.assignment import rank_reviewers
 from reviews.letters import letter_queryset, render_letter
-from reviews.models import Case, CaseDocument, CaseEvent, Citation, DisputedItem, Letter
+from reviews.models import Case, CaseDocument, CaseEvent, CaseExclusion, Citation, DisputedItem, Letter
 from reviews.services.errors import Refused
 from tests.factories import (
     CaseFactory,
@@ -260,6 +260,20 @@ def test_a_remand_opens_a_linked_case_with_the_dispute_the_records_and_the_earli
     with pytest.raises(Refused) as refused:
         services.case_remand(case=issued, by=coordinator, received_on=TODAY, order="again")
     assert refused.value.code == "remanded_already"
+
+
+def test_the_reviewers_excluded_from_the_earlier_case_stay_excluded_from_its_remand(
+    issued, coordinator, other_reviewer
+):
+    CaseExclusion.objects.create(
+        case=issued, reviewer=other_reviewer, reason="declined: conflict", created_by=coordinator
+    )
+    new = services.case_remand(case=issued, by=coordinator, received_on=TODAY, order="WCAB order")
+    eligible, excluded = rank_reviewers(new)
+    assert eligible == []
+    (charlie,) = [c for c in excluded if c.reviewer == other_reviewer]
+    assert "excluded from this case earlier" in charlie.problems
+    assert new.exclusions.get().reason == f"excluded from {issued}: declined: conflict"
 
 
 def test_a_case_not_issued_cannot_be_remanded(in_review, coordinator):

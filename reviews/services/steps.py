@@ -4,10 +4,12 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from .. import deadlines
+from ..documents import pdf_page_count
 from ..models import Case, CaseDocument, CaseExclusion, Citation, Diagnosis, DisputedItem, Letter
 from ..permissions import require_coordinator
 from .cases import case_register
@@ -182,10 +184,11 @@ def case_remand(*, case: Case, by: AbstractBaseUser, received_on: dt.date, order
     The new case copies the parties, diagnoses, the items the determination decided (with the claims
     administrator's guidelines) and the records; the earlier final letter's PDF joins its documents.
     Its records are complete on `received_on`, so it is ready for assignment with its decision clock
-    running; the earlier reviewer, and every reviewer excluded from the earlier case, are excluded
-    from it. `case` stays issued: a determination is never reopened. Returns the new case.
-    Raises PermissionDenied for a non-coordinator and Refused when a detail is missing or wrong, the
-    case is not an issued determination of ours, or it was remanded already.
+    running; the earlier reviewers (of the case and of any case it remands) and every reviewer
+    excluded from the earlier case may not review it. `case` stays issued: a determination is never
+    reopened. Returns the new case. Raises PermissionDenied for a non-coordinator and Refused when a
+    detail is missing or wrong, the case is not an issued determination of ours, or it was remanded
+    already.
     """
     require_coordinator(by)
     old = _locked(case)
@@ -234,7 +237,11 @@ def case_remand(*, case: Case, by: AbstractBaseUser, received_on: dt.date, order
     new = case_register(case=new, by=by, note=f"remand of {old}: {order.strip()}")
     _copy_dispute(old, new)
     _copy_documents(old, new, letter=letter)
-    excluded = {old.reviewer_id: f"reviewed the remanded determination {old}"}
+    # The earlier reviewer is refused by the rule of remand_of (reviews.assignment); those excluded
+    # from the earlier case (a conflict, a decline, the reviewer of a remand before it) stay excluded.
+    excluded = {}
+    if old.remand_of_id:
+        excluded[old.remand_of.reviewer_id] = f"reviewed the remanded determination {old.remand_of}"
     for exclusion in old.exclusions.all():
         excluded.setdefault(exclusion.reviewer_id, f"excluded from {old}: {exclusion.reason}"[:240])
     for reviewer_id, reason in excluded.items():
@@ -315,7 +322,17 @@ def _copy_documents(old: Case, new: Case, *, letter: Letter) -> None:
         original_name=f"{old.case_number}-final-determination-v{letter.version}.pdf",
         content_type="application/pdf",
         size=letter.pdf.size,
+        page_count=_page_count(letter),
     )
+
+
+def _page_count(letter: Letter) -> int | None:
+    """The pages of the letter's PDF, as the documents list shows them; None when it cannot be read."""
+    with letter.pdf.open("rb") as pdf:
+        try:
+            return pdf_page_count(pdf)
+        except ValidationError:
+            return None
 
 
 @transaction.atomic
