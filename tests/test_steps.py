@@ -416,3 +416,13 @@ def test_the_workspace_and_the_queue_show_the_reviewer_what_changed(client, coor
     assert f'action="/cases/{in_review.case_number}/review/items/1/"' not in html  # no form for it
     queue = client.get(reverse("reviews:reviewer_queue")).content.decode()
     assert "+1 authorised" in queue and f"since {TODAY:%m/%d/%Y}" in queue
+
+
+@pytest.mark.parametrize(("action", "queries"), [("withdraw", 4), ("authorisation", 5), ("expedite", 4)])
+def test_a_step_page_costs_a_fixed_number_of_queries(
+    client, coordinator, in_review, django_assert_num_queries, action, queries
+):
+    client.force_login(coordinator)
+    # session, user, groups (role), the case; the authorisation page also lists the items in review
+    with django_assert_num_queries(queries):
+        assert client.get(_url(in_review, action)).status_code == 200
