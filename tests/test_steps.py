@@ -418,11 +418,21 @@ def test_the_workspace_and_the_queue_show_the_reviewer_what_changed(client, coor
     assert "+1 authorised" in queue and f"since {TODAY:%m/%d/%Y}" in queue
 
 
-@pytest.mark.parametrize(("action", "queries"), [("withdraw", 4), ("authorisation", 5), ("expedite", 4)])
+@pytest.mark.parametrize(("action", "queries"), [("withdraw", 5), ("authorisation", 6), ("expedite", 5)])
 def test_a_step_page_costs_a_fixed_number_of_queries(
     client, coordinator, in_review, django_assert_num_queries, action, queries
 ):
     client.force_login(coordinator)
-    # session, user, groups (role), the case; the authorisation page also lists the items in review
+    # session, user, groups (role), the case, the audit log's record of the read; the authorisation page
+    # also lists the items in review
     with django_assert_num_queries(queries):
         assert client.get(_url(in_review, action)).status_code == 200
+
+
+def test_opening_a_step_page_is_recorded_as_a_read_of_the_case(client, coordinator, in_review):
+    from auditlog.models import LogEntry
+
+    client.force_login(coordinator)
+    client.get(_url(in_review, "withdraw"))
+    entry = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, object_pk=str(in_review.pk)).latest("timestamp")
+    assert (entry.actor, entry.additional_data) == (coordinator, {"page": "withdraw"})

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
 from .. import services
+from ..audit import record_access
 from ..forms.steps import ExpediteForm, RemandForm, ReopenForm, TerminateForm, WithdrawForm
 from ..models import Case
 from ..permissions import coordinator_required, get_case_for_coordinator
@@ -119,6 +120,8 @@ def _step_page(request, case_number: str, step: Step):
     if request.method == "GET" and not step.available(case):
         messages.error(request, f"{case} is {case.get_status_display().lower()}: {step.title.lower()} is not open.")
         return redirect("reviews:case_detail", case.case_number)
+    if request.method == "GET":
+        record_access(case, by=request.user, page=step.name)  # the page names the employee and the items
     kwargs = {"case": case} if step.form is TerminateForm else {}
     form = step.form(request.POST or None, **kwargs)
     if form.is_valid():
