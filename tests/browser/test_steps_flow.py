@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from reviews.models import Case, CaseDocument, Letter, OutboxEntry
 from reviews.services import letters as letter_services
+from tests.browser.conftest import submit_login
 
 # The live server answers from another thread, so the demo data must be committed: a transactional test.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,10 +33,7 @@ def demo(transactional_db, media_root):
 
 def log_in(page, base_url: str, username: str, password: str):
     page.goto(f"{base_url}/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log in")).to_have_count(0)
+    submit_login(page, username, password)
 
 
 def forget_refused_form(console, url_end: str):
