@@ -616,52 +616,11 @@ def test_a_loaded_case_can_be_refreshed_although_its_status_is_protected(db):
         case.status = S.RECEIVED
 
 
-# Every transition of DESIGN.md section 4 (and reassignment): its source states and its target; None
-# for a step recorded without a change of status.
-BEFORE_ISSUE = [s for s in S if s not in (S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED)]
-BEFORE_DECISION = [s for s in BEFORE_ISSUE if s != S.APPROVED]
-TRANSITIONS = {
-    "confirm_eligible": ([S.RECEIVED], S.ELIGIBLE),
-    "confirm_ineligible": ([S.RECEIVED], S.INELIGIBLE),
-    "request_records": ([S.ELIGIBLE], S.AWAITING_RECORDS),
-    "complete_records": ([S.AWAITING_RECORDS], S.READY_FOR_ASSIGNMENT),
-    "assign": ([S.READY_FOR_ASSIGNMENT], S.ASSIGNED),
-    "reassign": ([S.ASSIGNED, S.ACCEPTED, S.IN_REVIEW, S.RETURNED], S.ASSIGNED),
-    "release": ([S.ASSIGNED, S.ACCEPTED, S.IN_REVIEW, S.RETURNED], S.READY_FOR_ASSIGNMENT),
-    "accept": ([S.ASSIGNED], S.ACCEPTED),
-    "start_review": ([S.ACCEPTED, S.RETURNED], S.IN_REVIEW),
-    "submit": ([S.IN_REVIEW], S.SUBMITTED),
-    "return_to_reviewer": ([S.SUBMITTED], S.RETURNED),
-    "approve": ([S.SUBMITTED], S.APPROVED),
-    "issue": ([S.APPROVED], S.ISSUED),
-    "withdraw": (BEFORE_DECISION, S.WITHDRAWN),
-    "terminate": (BEFORE_DECISION, S.TERMINATED),
-    "terminate_items": (BEFORE_DECISION, None),
-    "expedite": (BEFORE_DECISION, None),
-    "remand": ([S.ISSUED], None),
-}
-
-
-def test_the_table_below_lists_every_transition_of_the_case():
-    assert {t.name for t in Case().get_all_status_transitions()} == set(TRANSITIONS) | {"reopen"}
-
-
-@pytest.mark.parametrize("name", TRANSITIONS)
-def test_each_transition_runs_from_its_source_states_only(name):
-    sources, target = TRANSITIONS[name]
-    for status in S:
-        case = Case(status=status)
-        if status in sources:
-            getattr(case, name)()
-            assert case.status == (target or status), f"{name} from {status}"
-        else:
-            with pytest.raises(TransitionNotAllowed):
-                getattr(case, name)()
-            assert case.status == status, f"{name} from {status} changed the status"
+# The steps beside the main path on the model (the transition table is tests/test_transitions.py).
 
 
 @pytest.mark.parametrize("closing", ["withdraw", "terminate"])
-@pytest.mark.parametrize("status", BEFORE_DECISION)
+@pytest.mark.parametrize("status", S.BEFORE_DECISION)
 def test_a_case_closed_without_a_determination_reopens_at_the_step_it_was_closed_at(closing, status):
     case = Case(status=status)
     getattr(case, closing)()

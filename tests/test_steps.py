@@ -134,8 +134,8 @@ def test_authorising_one_item_of_two_closes_it_and_the_review_goes_on(in_review,
     assert refused.value.code == "item_terminated"
     _decide(case, second, reviewer)
     problems = services.submission_problems(case)
-    assert not [p for p in problems if p.startswith("Item 1")]
-    assert not [p for p in problems if p.startswith("Item 2")]
+    assert not [p for p in problems if p.message.startswith("Item 1")]
+    assert not [p for p in problems if p.message.startswith("Item 2")]
     letter = render_letter(case=letter_queryset().get(pk=case.pk), fmt="text")
     assert "Lumbar MRI without contrast" in letter
     assert "Physical therapy" not in letter

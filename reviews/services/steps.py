@@ -11,16 +11,10 @@ from django.utils import timezone
 from .. import deadlines
 from ..documents import pdf_page_count
 from ..models import Case, CaseDocument, CaseExclusion, Citation, Diagnosis, DisputedItem, Letter
-from ..permissions import require_coordinator
 from .cases import case_register
 from .errors import Problem, Refused
 from .outbox import outbox_enqueue
-from .workflow import case_transition
-
-
-def _locked(case: Case) -> Case:
-    """The case, locked for the preconditions read before its transition (case_transition locks it again)."""
-    return Case.objects.select_for_update().get(pk=case.pk)
+from .workflow import case_lock, case_transition
 
 
 def _check_day(day: dt.date, *, where: str, not_before: dt.date | None, before_what: str) -> list[Problem]:
@@ -46,7 +40,7 @@ def case_withdraw(
     Raises PermissionDenied for a non-coordinator and Refused when a detail is missing or wrong, or
     (code "not_allowed") once the determination is approved or the case closed.
     """
-    require_coordinator(by)
+    case = case_lock(case, "withdraw", by=by)
     problems = []
     if not requested_by.strip():
         problems.append(Problem("Say who asked to withdraw the application.", "requested_by"))
@@ -85,8 +79,7 @@ def case_terminate(
     not in review on this case, a detail is missing or wrong, or (code "not_allowed") once the
     determination is approved or the case closed.
     """
-    require_coordinator(by)
-    case = _locked(case)  # two reports at once: the second sees the first's items closed
+    case = case_lock(case, "terminate_items", by=by)  # two reports at once: the second sees the first's closed
     open_items = {item.pk: item for item in case.items.in_review()}
     problems = []
     if not items:
@@ -128,8 +121,7 @@ def case_expedite(*, case: Case, by: AbstractBaseUser, certified_on: dt.date, ce
     missing or wrong, the case is expedited already, or (code "not_allowed") once the determination
     is approved or the case closed.
     """
-    require_coordinator(by)
-    case = _locked(case)
+    case = case_lock(case, "expedite", by=by)
     problems = []
     if case.priority == Case.Priority.EXPEDITED:
         raise Refused(f"{case} is expedited already.", code="already_expedited")
@@ -164,7 +156,7 @@ def case_expedite(*, case: Case, by: AbstractBaseUser, certified_on: dt.date, ce
         overdue_notified_at=None,
         **changes,
     )
-    if case.reviewer_id and case.status in Case.WITH_REVIEWER + [Case.Status.SUBMITTED]:
+    if case.reviewer_id and case.status in Case.Status.LOAD:
         outbox_enqueue(task="reviews.tasks.notify_reviewer_expedited", args=[case.pk], key=f"case:{case.pk}")
     return case
 
@@ -190,8 +182,7 @@ def case_remand(*, case: Case, by: AbstractBaseUser, received_on: dt.date, order
     detail is missing or wrong, the case is not an issued determination of ours, or it was remanded
     already.
     """
-    require_coordinator(by)
-    old = _locked(case)
+    old = case_lock(case, "remand", by=by)
     problems = []
     if not order.strip():
         problems.append(Problem("Say what remanded the determination.", "order", "E.g. the WCAB order and its date."))
@@ -348,10 +339,9 @@ def case_reopen(*, case: Case, by: AbstractBaseUser, reason: str) -> Case:
     remanded (case_remand). Raises PermissionDenied for a non-coordinator and Refused without a
     reason or (code "not_allowed") when the case is not closed in a way that can be reopened.
     """
-    require_coordinator(by)
+    case = case_lock(case, "reopen", by=by)
     if not reason.strip():
         raise Refused(Problem("Give the reason for reopening the case.", "reason"), code="invalid")
-    case = _locked(case)
     closing = None
     if case.status == Case.Status.TERMINATED:
         closing = case.events.filter(to_status=Case.Status.TERMINATED).exclude(from_status=Case.Status.TERMINATED)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_fsm import can_proceed
 
@@ -22,9 +21,9 @@ from ..services.errors import Refused
 
 @dataclass(frozen=True)
 class Step:
-    name: str  # the URL name, reviews:case_<name>
+    name: str  # the URL name, reviews:case_<name>; reviews.actions links the case page to it
     transition: str  # the Case transition that says whether the step is open now
-    label: str  # the case page's link and the page's button
+    label: str  # the page's button
     title: str
     intro: str
     form: type
@@ -106,19 +105,13 @@ STEPS = {
 }
 
 
-def available_steps(case: Case, *, remanded: bool) -> list[dict]:
-    """The steps open on `case` now, as links for the case page; `remanded`: a remand of it exists already."""
-    return [
-        {"label": step.label, "url": reverse(f"reviews:case_{step.name}", args=[case.case_number])}
-        for step in STEPS.values()
-        if step.available(case) and not (step.name == "remand" and remanded)
-    ]
-
-
 def _step_page(request, case_number: str, step: Step):
     case = get_case_for_coordinator(request.user, case_number)
     if request.method == "GET" and not step.available(case):
         messages.error(request, f"{case} is {case.get_status_display().lower()}: {step.title.lower()} is not open.")
+        return redirect("reviews:case_detail", case.case_number)
+    if request.method == "GET" and step.name == "remand" and (remand := case.remands.first()):
+        messages.error(request, f"{case} was remanded already: {remand} re-reviews it.")
         return redirect("reviews:case_detail", case.case_number)
     if request.method == "GET":
         record_access(case, by=request.user, page=step.name)  # the page names the employee and the items
