@@ -107,6 +107,8 @@ class AcceptedCaseLockMixin(FinalCaseReadOnlyMixin):
 
 # The determination is the reviewer's: written in the workspace only, shown read-only here to everyone.
 ITEM_DETERMINATION_FIELDS = ["decision", "review_cited_no_evidence", "rationale", "internal_note"]
+# Termination is recorded by services.case_terminate with its case event, never by hand.
+ITEM_READ_ONLY_FIELDS = [*ITEM_DETERMINATION_FIELDS, "authorized_on", "authorization_reported_by"]
 
 
 class NotFinalCaseForm(forms.ModelForm):
@@ -260,7 +262,7 @@ class DisputedItemInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, admin.Stac
     model = DisputedItem
     extra = 0
     autocomplete_fields = ["category", "subcategory"]
-    readonly_fields = ITEM_DETERMINATION_FIELDS
+    readonly_fields = ITEM_READ_ONLY_FIELDS
     show_change_link = True
 
 
@@ -373,6 +375,11 @@ class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
         "decision_due_date",
         "decision_date",
         "closed_reason",
+        "withdrawal_requested_by",
+        "withdrawal_requester",
+        "withdrawal_requested_on",
+        "expedited_certified_on",
+        "expedited_certification",
         "created_at",
         "updated_at",
     ]
@@ -419,6 +426,19 @@ class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
             },
         ),
         ("Review", {"fields": ["reviewer", "reassign_reason", "clinical_case_summary", "closed_reason"]}),
+        (
+            "Steps beside the main path",
+            {
+                "fields": [
+                    "withdrawal_requested_by",
+                    "withdrawal_requester",
+                    "withdrawal_requested_on",
+                    "expedited_certified_on",
+                    "expedited_certification",
+                ],
+                "classes": ["collapse"],
+            },
+        ),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
@@ -468,7 +488,7 @@ class CitationInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.register(DisputedItem)
 class DisputedItemAdmin(AcceptedCaseLockMixin, AuditedAdmin):
     form = NotFinalCaseForm
-    readonly_fields = ITEM_DETERMINATION_FIELDS
+    readonly_fields = ITEM_READ_ONLY_FIELDS
     list_display = ["case", "position", "request_text", "category", "ur_action", "decision"]
     list_filter = ["decision", "ur_action", "category"]
     search_fields = ["case__case_number", "request_text"]
