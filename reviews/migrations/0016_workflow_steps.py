@@ -13,7 +13,7 @@ def ineligible_closed_from_received(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reviews", "0013_precedent_search"),
+        ("reviews", "0015_case_received_index"),
     ]
 
     operations = [
