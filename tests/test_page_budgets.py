@@ -32,8 +32,8 @@ BUDGETS = {
     # the bounded count, the page
     "QA list": 5,
     "QA page": 14,
-    # the case, its letters, the unserved ones
-    "letters page": 6,
+    # the case, its letters and notices, their deliveries, the unserved ones
+    "letters page": 7,
     "reviewer queue": 5,
     "workspace": 11,
     "preview": 16,
