@@ -222,6 +222,38 @@ def test_assigning_in_one_click(client, coordinator, ready_case, reviewer, queue
     assert (ready_case.status, ready_case.reviewer) == (Case.Status.ASSIGNED, reviewer)
 
 
+@pytest.mark.parametrize(
+    ("email", "said"),
+    [
+        ("maria@example.org", "An e-mail telling them is on its way to maria@example.org."),
+        ("", "No e-mail was sent: {reviewer} has no e-mail address. Tell them yourself."),
+    ],
+)
+def test_the_assignment_message_says_whether_an_email_goes_to_the_reviewer(
+    client, coordinator, ready_case, reviewer, queued, email, said
+):
+    reviewer.user.email = email
+    reviewer.user.save()
+    client.force_login(coordinator)
+    response = client.post(_url(ready_case, "assign"), {"reviewer": reviewer.pk}, follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    assert shown == [f"{ready_case} assigned to {reviewer}.", said.format(reviewer=reviewer)]
+    assert "notified by e-mail" not in response.content.decode()
+
+
+def test_a_reviewer_without_an_email_address_is_sent_none(
+    ready_case, reviewer, coordinator, mailoutbox, django_capture_on_commit_callbacks, queued
+):
+    from reviews.tasks import notify_reviewer_assigned
+
+    reviewer.user.email = ""
+    reviewer.user.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        case = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
+    notify_reviewer_assigned(case.pk)  # what the worker runs: nothing to send, and no failure
+    assert mailoutbox == []
+
+
 def test_posting_an_ineligible_reviewer_is_refused_with_the_reasons(client, coordinator, ready_case, reviewer):
     reviewer.capacity = 0
     reviewer.save()

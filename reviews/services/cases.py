@@ -11,6 +11,8 @@ from django.utils import timezone
 from .. import deadlines
 from ..models import Case, CaseEvent, CaseNumberSequence, Citation, Diagnosis, DisputedItem, modified_request_parts
 from ..permissions import require_coordinator
+from .errors import Problem, Refused
+from .parties import organization_get_or_create, provider_get_or_create
 from .workflow import case_transition
 
 
@@ -57,9 +59,9 @@ def case_create(
     Each item is a dict of DisputedItem fields, with the claims administrator's guideline from
     the UR decision as `ca_citations` (a list of CitationInput). A modified item's IMR-eligible
     part is completed by models.modified_request_parts(). Raises PermissionDenied unless `by`
-    is a coordinator, and ValidationError (nothing saved) when the case, a diagnosis or an item
-    is invalid, or (code "duplicate_dispute") when an open case holds the same dispute, unless
-    `confirm_duplicate`.
+    is a coordinator, ValidationError (nothing saved) when the case, a diagnosis or an item
+    is invalid, and Refused (code "duplicate_dispute", on "confirm_duplicate") when an open case
+    holds the same dispute, unless `confirm_duplicate`.
     """
     items = list(items)
     # Checked under the intake lock, so two intakes of one dispute sent at once cannot both pass.
@@ -70,11 +72,13 @@ def case_create(
         requests=[item["request_text"] for item in items],
     )
     if duplicate is not None and not confirm_duplicate:
-        raise ValidationError(
-            "%(case)s is open for the same claim, UR decision date and request. Tick “Create it anyway” to take"
-            " in a second case, or open %(case)s instead.",
+        raise Refused(
+            Problem(
+                f"{duplicate.case_number} is open for the same claim, UR decision date and request.",
+                where="confirm_duplicate",
+                hint=f"A second dispute? Confirm it with “Create it anyway”. Else open {duplicate.case_number}.",
+            ),
             code="duplicate_dispute",
-            params={"case": duplicate.case_number},
         )
     case = case_register(case=Case(**fields), by=by)
     for position, diagnosis in enumerate(diagnoses, start=1):
@@ -104,6 +108,37 @@ def case_create(
                 pages=c.pages,
             )
     return case
+
+
+@transaction.atomic
+def case_intake(
+    *,
+    by: AbstractBaseUser,
+    organizations: dict[str, tuple[str, str]],
+    provider_name: str,
+    provider_npi: str = "",
+    **case,
+) -> Case:
+    """Take in a case whose parties are named as typed: find or add each party, then case_create.
+
+    `organizations` maps a Case field to (organisation kind, name). One transaction, so a refusal
+    leaves no new party behind. Raises what case_create raises, and Refused (on "provider_name" or
+    "provider_npi") when the provider's name and NPI point at different physicians on file.
+    """
+    for field, (kind, name) in organizations.items():
+        case[field] = organization_get_or_create(kind=kind, name=name, by=by)
+    try:
+        case["requesting_provider"] = provider_get_or_create(name=provider_name, npi=provider_npi, by=by)
+    except ValidationError as error:
+        raise Refused(
+            *(
+                Problem(message, where="provider_npi" if field == "npi" else "provider_name")
+                for field, messages in error.message_dict.items()
+                for message in messages
+            ),
+            code="provider",
+        ) from error
+    return case_create(by=by, **case)
 
 
 @transaction.atomic

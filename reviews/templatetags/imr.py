@@ -32,3 +32,16 @@ def status_badge(case):
 def due(date, priority=""):
     """A due date with the time left: `{% due case.decision_due_date case.priority %}`."""
     return {"date": date, "left": deadlines.time_left(date, expedited=priority == "expedited", now=timezone.now())}
+
+
+@register.inclusion_tag("reviews/includes/_decision_clock.html")
+def decision_clock(case, short=False):
+    """The decision clock where a case is shown: `{% decision_clock case %}`.
+
+    "Decision due <date> <time left>" while the review runs; once decided, the decision date, and
+    for a case closed without a decision, its status: a clock that has stopped does not count on.
+    `short` is for a cell under a "Decision due" heading: the due date, with the time left if running.
+    """
+    stopped = bool(case.decision_date) or case.status in Case.CLOSED_STATUSES
+    left = None if stopped else deadlines.case_time_left(case, due=case.decision_due_date, now=timezone.now())
+    return {"case": case, "stopped": stopped, "left": left, "short": short}

@@ -161,7 +161,11 @@ def case_assign(request, case_number):
         except ValidationError as e:
             messages.error(request, " ".join(e.messages))
         else:
-            messages.success(request, f"{case} assigned to {reviewer}. They have been notified by e-mail.")
+            messages.success(request, f"{case} assigned to {reviewer}.")
+            if address := reviewer.user.email:
+                messages.info(request, f"An e-mail telling them is on its way to {address}.")
+            else:
+                messages.warning(request, f"No e-mail was sent: {reviewer} has no e-mail address. Tell them yourself.")
             return redirect("reviews:case_detail", case.case_number)
     elif form.is_bound:
         messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
