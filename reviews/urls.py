@@ -60,6 +60,7 @@ urlpatterns = [
     path("cases/<case:case_number>/documents/<int:document_id>/", documents.document_file, name="document_file"),
     # The expert reviewer's pages (reviews.views.review).
     path("queue/", review.reviewer_queue, name="reviewer_queue"),
+    path("queue/completed/", review.reviewer_completed, name="reviewer_completed"),
     path("guidelines/search/", review.guideline_search, name="guideline_search"),
     path("cases/<case:case_number>/attest/", review.case_attest, name="case_attest"),
     path("cases/<case:case_number>/review/", review.case_workspace, name="case_workspace"),
