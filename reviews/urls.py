@@ -36,6 +36,7 @@ urlpatterns = [
     path("cases/<case:case_number>/request-records/", casework.case_request_records, name="case_request_records"),
     path("cases/<case:case_number>/records-complete/", casework.case_records_complete, name="case_records_complete"),
     path("cases/<case:case_number>/assign/", casework.case_assign, name="case_assign"),
+    path("cases/<case:case_number>/items/<int:position>/category/", casework.item_category, name="item_category"),
     path("cases/<case:case_number>/qa/", quality.case_qa, name="case_qa"),
     path("cases/<case:case_number>/qa/return/", quality.case_qa_return, name="case_qa_return"),
     path("cases/<case:case_number>/qa/approve/", quality.case_qa_approve, name="case_qa_approve"),

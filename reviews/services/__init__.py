@@ -9,6 +9,7 @@ from .cases import (
     case_number_next,
     case_register,
     case_request_records,
+    item_category_correct,
 )
 from .documents import document_add, document_add_many, document_open
 from .imports import ImportResult, cases_import_csv
@@ -51,6 +52,7 @@ __all__ = [
     "case_number_next",
     "case_register",
     "case_request_records",
+    "item_category_correct",
     "document_add",
     "document_add_many",
     "document_open",

@@ -9,7 +9,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import deadlines
-from ..models import Case, CaseEvent, CaseNumberSequence, Citation, Diagnosis, DisputedItem, modified_request_parts
+from ..models import (
+    ACCEPTED_BY_REVIEWER,
+    Case,
+    CaseEvent,
+    CaseNumberSequence,
+    Citation,
+    Diagnosis,
+    DisputedItem,
+    TreatmentCategory,
+    modified_request_parts,
+)
 from ..permissions import require_coordinator
 from .errors import Problem, Refused
 from .parties import organization_get_or_create, provider_get_or_create
@@ -139,6 +149,46 @@ def case_intake(
             code="provider",
         ) from error
     return case_create(by=by, **case)
+
+
+@transaction.atomic
+def item_category_correct(
+    *, item: DisputedItem, category: TreatmentCategory, subcategory: TreatmentCategory | None, by: AbstractBaseUser
+) -> DisputedItem:
+    """Correct a disputed item's treatment category and subcategory: a wrong one can keep the right
+    reviewer out (assignment needs a specialty accepted for every item's category).
+
+    Recorded as a CaseEvent naming the old and the new category (and in the item's history).
+    Raises PermissionDenied for a non-coordinator, and Refused once the reviewer has accepted the
+    case or it is closed (code "not_allowed": the items are then the reviewer's to rely on), or
+    when the subcategory is not one of the category (code "invalid", on "subcategory").
+    """
+    require_coordinator(by)
+    case = Case.objects.select_for_update().get(pk=item.case_id)
+    if case.status in ACCEPTED_BY_REVIEWER or case.status in Case.CLOSED_STATUSES:
+        raise Refused(
+            Problem(
+                f"{case} is {case.get_status_display().lower()}: its items can no longer be corrected.",
+                hint="Once the reviewer accepts a case, its items are theirs to rely on.",
+            ),
+            code="not_allowed",
+        )
+    item = DisputedItem.objects.select_related("category", "subcategory").get(pk=item.pk, case=case)
+    before = str(item.subcategory or item.category)
+    item.category, item.subcategory = category, subcategory
+    try:
+        item.full_clean()
+    except ValidationError as error:
+        raise Refused(
+            *(Problem(m, where=field) for field, messages in error.message_dict.items() for m in messages),
+            code="invalid",
+        ) from error
+    if (after := str(item.subcategory or item.category)) != before:
+        item.save(update_fields=["category", "subcategory"])
+        CaseEvent.record(
+            case, by=by, note=f"item {item.position}: treatment category corrected from {before} to {after}"
+        )
+    return item
 
 
 @transaction.atomic
