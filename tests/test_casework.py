@@ -226,7 +226,7 @@ def test_assigning_in_one_click(client, coordinator, ready_case, reviewer, queue
     ("email", "said"),
     [
         ("maria@example.org", "An e-mail telling them is on its way to maria@example.org."),
-        ("", "No e-mail was sent: {reviewer} has no e-mail address. Tell them yourself."),
+        ("", "No e-mail was sent: {reviewer} has no e-mail address on file. Tell them yourself."),
     ],
 )
 def test_the_assignment_message_says_whether_an_email_goes_to_the_reviewer(

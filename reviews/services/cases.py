@@ -185,9 +185,8 @@ def item_category_correct(
         ) from error
     if (after := str(item.subcategory or item.category)) != before:
         item.save(update_fields=["category", "subcategory"])
-        CaseEvent.record(
-            case, by=by, note=f"item {item.position}: treatment category corrected from {before} to {after}"
-        )
+        note = f"item {item.position}: treatment category corrected from {before} to {after}"
+        CaseEvent.record(case, by=by, note=note, from_status=case.status)  # no status change
     return item
 
 

@@ -56,7 +56,8 @@ def cases_import_csv(*, by: AbstractBaseUser, file, filename: str = "") -> Impor
         if case is None:
             errors += intake_errors(row, intake)
             continue
-        CaseEvent.record(case, by=by, note=f"imported from {filename}, line {row.line}")
+        # Beside the intake's own "application received" event: where the case came from, no status change.
+        CaseEvent.record(case, by=by, note=f"imported from {filename}, line {row.line}", from_status=case.status)
         cases.append(case)
     if errors:
         transaction.set_rollback(True)  # the cases of the good rows, and any party created for them, go too

@@ -173,7 +173,9 @@ def case_assign(request, case_number):
             if address := reviewer.user.email:
                 messages.info(request, f"An e-mail telling them is on its way to {address}.")
             else:
-                messages.warning(request, f"No e-mail was sent: {reviewer} has no e-mail address. Tell them yourself.")
+                messages.warning(
+                    request, f"No e-mail was sent: {reviewer} has no e-mail address on file. Tell them yourself."
+                )
             return redirect("reviews:case_detail", case.case_number)
     elif form.is_bound:
         messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
