@@ -129,3 +129,79 @@ def test_the_reviewer_sees_completed_cases_and_a_panel_back_to_its_saved_text_is
     expect(status).to_have_text(before)
     screenshot(page, "workspace-back-to-saved")
     browser_console.assert_clean("the reviewer's pages")
+
+
+def test_a_coordinator_confirms_a_duplicate_on_the_intake_page_and_reads_a_refused_import(
+    live_server, page, browser_console, screenshot, alice, tmp_path
+):
+    from reviews import services
+    from tests.test_imports import csv_bytes, row
+
+    rehab = TreatmentCategoryFactory(name="Rehabilitation")
+    TreatmentCategoryFactory(name="Physical therapy", parent=rehab)
+    TreatmentCategoryFactory(name="Injection")
+    assert services.cases_import_csv(by=alice, file=csv_bytes(row(1))).ok
+    first = Case.objects.get()
+
+    log_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/cases/new/")
+    page.locator("[name=employee_name]").fill("Employee 1")
+    page.locator("[name=claim_number]").fill("CLM-0001")
+    page.locator("[name=date_of_injury]").fill("2024-03-04")
+    page.locator("[name=ur_decision_date]").fill("2026-10-01")
+    page.locator("[name=application_received_date]").fill("2026-10-08")
+    page.locator("[name=employer_name]").fill("Golden State Grocers")
+    page.locator("[name=claims_administrator_name]").fill("Pacific Claims Management")
+    page.locator("[name=provider_name]").fill("Dr. Linda Marsh")
+    page.locator("[name=diagnoses-0-icd10_code]").fill("M51.26")
+    page.locator("[name=diagnoses-0-description]").fill("Lumbar disc displacement")
+    page.locator("[name=items-0-request_text]").fill("Facet joint injections L4-5, L5-S1")
+    page.locator("[name=items-0-category]").select_option(label="Injection")
+    page.locator("[name=items-0-ur_action]").select_option("denied")
+    page.get_by_role("button", name="Create case").click()
+    alert = page.locator("#intake-errors")
+    expect(alert).to_contain_text(f"{first.case_number} is open for the same claim, UR decision date and request.")
+    screenshot(page, "intake-duplicate-asks-to-confirm")
+    browser_console.errors = [e for e in browser_console.errors if "status of 400" not in e]  # the refusal itself
+    page.get_by_label("Create it anyway: this is a second dispute of the same claim and date").check()
+    page.get_by_role("button", name="Create case").click()
+    expect(page.get_by_role("alert").first).to_contain_text("created.")
+    assert Case.objects.count() == 2
+
+    path = tmp_path / "cases.csv"
+    path.write_bytes(csv_bytes(row(1), row(2, date_of_injury="3/4/24", item_1_category="Physio", diagnoses="")))
+    page.goto(f"{live_server.url}/cases/import/")
+    page.get_by_label("CSV file").set_input_files(str(path))
+    page.get_by_role("button", name="Import cases").click()
+    table = page.locator("#import-errors")
+    expect(table).to_contain_text("Nothing was imported")
+    expect(table).to_contain_text("Enter a date as MM/DD/YYYY or YYYY-MM-DD.")
+    screenshot(page, "import-refused-by-column")
+    browser_console.assert_clean("the intake and import pages")
+
+
+def test_approval_asks_for_the_box_and_an_issued_case_shows_its_decision_date(
+    live_server, page, browser_console, screenshot, alice
+):
+    specialty = SpecialtyFactory(name="Orthopaedic Surgery")
+    bob = _reviewer("bob", specialty)
+    today = timezone.localdate()
+    submitted = CaseFactory(status=S.SUBMITTED, reviewer=bob, records_complete_date=dt.date(2026, 10, 9),
+                            date_assigned=today - dt.timedelta(days=5), clinical_case_summary="A summary.",
+                            decision_due_date=today + dt.timedelta(days=20))  # fmt: skip
+    DisputedItemFactory(case=submitted, position=1, decision="upheld", rationale="Not indicated.")
+    issued = CaseFactory(status=S.ISSUED, reviewer=bob, records_complete_date=dt.date(2026, 10, 9),
+                         date_assigned=today - dt.timedelta(days=9), decision_date=today - dt.timedelta(days=2),
+                         decision_due_date=today + dt.timedelta(days=27))  # fmt: skip
+    DisputedItemFactory(case=issued, position=1, decision="overturned", rationale="Indicated.")
+
+    log_in(page, live_server.url, "alice")
+    page.goto(f"{live_server.url}/cases/{submitted.case_number}/qa/")
+    expect(page.get_by_label(re.compile("approve it as final"))).to_be_visible()
+    screenshot(page, "qa-approve-confirmation")
+
+    page.goto(f"{live_server.url}/cases/{issued.case_number}/")
+    expect(page.get_by_text(f"Decided {issued.decision_date:%m/%d/%Y}")).to_be_visible()
+    expect(page.get_by_text("days left")).to_have_count(0)
+    screenshot(page, "case-page-issued")
+    browser_console.assert_clean("the QA and case pages")
