@@ -258,7 +258,8 @@ def intake_data(row: CaseRow, catalogue: dict) -> dict[str, str]:
     diagnoses = [p.strip() for p in re.split(r"[;\n]", get("diagnoses", "")) if p.strip()]
     data |= _management("diagnoses", len(diagnoses))
     for n, piece in enumerate(diagnoses):
-        code, description = _DIAGNOSIS.match(piece).groups()
+        match = _DIAGNOSIS.match(piece)
+        code, description = match.groups() if match else ("", piece)  # "(back pain)": no code to read
         data[f"diagnoses-{n}-icd10_code"] = code.rstrip(".")
         data[f"diagnoses-{n}-description"] = " ".join(description.split())
 
@@ -309,7 +310,7 @@ def intake_errors(row: CaseRow, intake) -> list[RowError]:
         code = form.data.get(f"{form.prefix}-icd10_code", "")
         for name, messages in form.errors.items():
             what = "code" if name == "icd10_code" else "text"
-            add("diagnoses", [f"Diagnosis {n} ({code}), its {what}: {message}" for message in messages])
+            add("diagnoses", [f"Diagnosis {n} ({code or 'no code'}), its {what}: {message}" for message in messages])
     add("diagnoses", intake.diagnoses.non_form_errors())
     for form, n in zip(intake.items.forms, item_groups(row), strict=False):
         for name, messages in form.errors.items():

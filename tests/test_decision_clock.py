@@ -34,12 +34,12 @@ def test_an_open_case_counts_down_to_its_decision_due_date(client, coordinator):
     assert "12 days left" in html
 
 
-@pytest.mark.parametrize("page", ["case_detail", "case_qa"])
-def test_an_issued_case_shows_its_decision_date_not_the_days_left(client, coordinator, reviewer, page):
+@pytest.mark.parametrize("view", ["case_detail", "case_qa"])
+def test_an_issued_case_shows_its_decision_date_not_the_days_left(client, coordinator, reviewer, view):
     decided = timezone.localdate() - dt.timedelta(days=3)
     case = _case(S.ISSUED, reviewer=reviewer, decided=decided, due_in=27)
     client.force_login(coordinator)
-    response = client.get(reverse(f"reviews:{page}", args=[case.case_number]))
+    response = client.get(reverse(f"reviews:{view}", args=[case.case_number]))
     html = response.content.decode()
     assert f"Decided {decided:%m/%d/%Y}" in html
     assert "days left" not in html and "overdue" not in html

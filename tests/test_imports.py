@@ -350,6 +350,7 @@ def test_every_bad_row_is_reported_with_every_reason(coordinator, categories):
         ({"claim_number": ""}, "claim_number: This field is required."),
         ({"diagnoses": ""}, "diagnoses: Add at least one diagnosis."),
         ({"diagnoses": "M54.2 Cervicalgia; 54.2 Neck pain"}, "diagnoses: Diagnosis 2 (54.2), its code: Enter an"),
+        ({"diagnoses": "M54.2 Cervicalgia; (back pain)"}, "diagnoses: Diagnosis 2 (no code), its code: This field is"),
         ({"item_1_category": "Physio"}, 'item_1_category: Unknown treatment category "Physio" (known: Diagnostic'),
         ({"item_1_subcategory": "Massage"}, 'item_1_subcategory: Unknown treatment subcategory "Massage".'),
         ({"item_1_subcategory": "Facet joint injection"}, "item_1_subcategory: Pick a subcategory of the chosen"),
