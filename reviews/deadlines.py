@@ -162,6 +162,6 @@ def case_time_left(case: Case, *, due: dt.date | None, now: dt.datetime) -> Time
     once decided, nothing once closed without a decision (withdrawn, terminated, ineligible)."""
     if case.decision_date:
         return TimeLeft(f"decided {case.decision_date:%m/%d/%Y}", "secondary")
-    if case.status in Case.CLOSED_STATUSES:
+    if case.status in Case.Status.CLOSED:
         return None
     return time_left(due, expedited=case.priority == Case.Priority.EXPEDITED, now=now)

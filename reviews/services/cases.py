@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from .. import deadlines
 from ..models import (
-    ACCEPTED_BY_REVIEWER,
     Case,
     CaseEvent,
     CaseNumberSequence,
@@ -23,7 +22,7 @@ from ..models import (
 from ..permissions import require_coordinator
 from .errors import Problem, Refused
 from .parties import organization_get_or_create, provider_get_or_create
-from .workflow import case_transition
+from .workflow import case_lock, case_transition
 
 
 def case_number_next(*, year: int) -> str:
@@ -70,8 +69,8 @@ def case_create(
     the UR decision as `ca_citations` (a list of CitationInput). A modified item's IMR-eligible
     part is completed by models.modified_request_parts(). Raises PermissionDenied unless `by`
     is a coordinator, ValidationError (nothing saved) when the case, a diagnosis or an item
-    is invalid, and Refused (code "duplicate_dispute", on "confirm_duplicate") when an open case
-    holds the same dispute, unless `confirm_duplicate`.
+    is invalid, and Refused (code "duplicate_dispute") when an open case holds the same dispute,
+    unless `confirm_duplicate`.
     """
     items = list(items)
     # Checked under the intake lock, so two intakes of one dispute sent at once cannot both pass.
@@ -82,11 +81,12 @@ def case_create(
         requests=[item["request_text"] for item in items],
     )
     if duplicate is not None and not confirm_duplicate:
+        number = duplicate.case_number
         raise Refused(
             Problem(
-                f"{duplicate.case_number} is open for the same claim, UR decision date and request.",
+                f"{number} is open for the same claim, UR decision date and request.",
                 where="confirm_duplicate",
-                hint=f"A second dispute? Confirm it with “Create it anyway”. Else open {duplicate.case_number}.",
+                hint=f"Tick “Create it anyway” to take in a second case, or open {number} instead.",
             ),
             code="duplicate_dispute",
         )
@@ -165,7 +165,7 @@ def item_category_correct(
     """
     require_coordinator(by)
     case = Case.objects.select_for_update().get(pk=item.case_id)
-    if case.status in ACCEPTED_BY_REVIEWER or case.status in Case.CLOSED_STATUSES:
+    if case.status in Case.Status.ACCEPTED_BY_REVIEWER or case.status in Case.Status.CLOSED:
         raise Refused(
             Problem(
                 f"{case} is {case.get_status_display().lower()}: its items can no longer be corrected.",
@@ -208,14 +208,14 @@ def case_register(*, case: Case, by: AbstractBaseUser) -> Case:
 def case_confirm_eligibility(*, case: Case, by: AbstractBaseUser, eligible: bool, reason: str = "") -> Case:
     """Record the coordinator's eligibility decision; an ineligible case closes with `reason`.
 
-    Raises PermissionDenied for a non-coordinator, ValueError when an ineligible case has no reason,
-    and TransitionNotAllowed unless the case is received.
+    Raises PermissionDenied for a non-coordinator, Refused unless the case is received (code
+    "not_allowed") and when an ineligible case has no reason (code "reason_missing").
     """
-    require_coordinator(by)
     if eligible:
         return case_transition(case, "confirm_eligible", by=by, note=reason or "eligible")
+    case = case_lock(case, "confirm_ineligible", by=by)
     if not reason.strip():
-        raise ValueError("Give the reason the application is ineligible.")
+        raise Refused(Problem("Give the reason the application is ineligible.", where="reason"), code="reason_missing")
     return case_transition(case, "confirm_ineligible", by=by, note=reason, closed_reason=reason)
 
 
@@ -225,9 +225,8 @@ def case_request_records(
 ) -> Case:
     """Send the notice of assignment and request for information; start the records clock.
 
-    Raises PermissionDenied for a non-coordinator and TransitionNotAllowed unless the case is eligible.
+    Raises PermissionDenied for a non-coordinator and Refused (code "not_allowed") unless the case is eligible.
     """
-    require_coordinator(by)
     sent_on = sent_on or timezone.localdate()
     due = deadlines.records_due(sent_on, case.priority, electronic=electronic)
     return case_transition(
@@ -239,9 +238,8 @@ def case_request_records(
 def case_complete_records(*, case: Case, by: AbstractBaseUser, on: dt.date | None = None) -> Case:
     """Mark the records complete on `on` and compute the decision due date from the priority.
 
-    Raises PermissionDenied for a non-coordinator and TransitionNotAllowed unless the case awaits records.
+    Raises PermissionDenied for a non-coordinator and Refused (code "not_allowed") unless the case awaits records.
     """
-    require_coordinator(by)
     on = on or timezone.localdate()
     due = deadlines.decision_due(on, case.priority)
     return case_transition(

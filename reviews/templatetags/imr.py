@@ -1,9 +1,9 @@
-"""Template helpers shared by the case pages: due dates with the time left, status badges."""
+"""Template helpers shared by the case pages: due dates with the time left, status badges, next actions."""
 
 from django import template
 from django.utils import timezone
 
-from .. import deadlines
+from .. import actions, deadlines
 from ..models import Case
 
 register = template.Library()
@@ -42,6 +42,12 @@ def decision_clock(case, short=False):
     for a case closed without a decision, its status: a clock that has stopped does not count on.
     `short` is for a cell under a "Decision due" heading: the due date, with the time left if running.
     """
-    stopped = bool(case.decision_date) or case.status in Case.CLOSED_STATUSES
+    stopped = bool(case.decision_date) or case.status in Case.Status.CLOSED
     left = None if stopped else deadlines.case_time_left(case, due=case.decision_due_date, now=timezone.now())
     return {"case": case, "stopped": stopped, "left": left, "short": short}
+
+
+@register.simple_tag
+def case_actions(case, user):
+    """The actions `user` may take on `case` now (reviews.actions): `{% case_actions case user as actions %}`."""
+    return actions.case_actions(case, user)
