@@ -35,6 +35,7 @@ from .review import (
     item_review_save,
     submission_problems,
 )
+from .steps import case_expedite, case_remand, case_reopen, case_terminate, case_withdraw
 
 __all__ = [
     "Problem",
@@ -62,6 +63,11 @@ __all__ = [
     "public_copy_of",
     "public_copy_remove",
     "determination_batch_create",
+    "case_expedite",
+    "case_remand",
+    "case_reopen",
+    "case_terminate",
+    "case_withdraw",
     "letter_correct",
     "letter_queue",
     "letter_retry",
