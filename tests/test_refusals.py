@@ -217,6 +217,7 @@ NOT_REFUSALS = {
     "PermissionDenied": "authorisation: the user holds no role that may do this",
     "OSError": "published_import: pdftotext missing or failing, the operator's to fix, reported per file",
     "_Refused": "published_import: caught in the same module, it becomes the letter's import outcome",
+    "ValueError": "notices.notice_queue: a notice kind that does not fit the case's status, a programming error",
     # The intake form maps these onto its fields (provider name and NPI): intake's rework moves them to Refused.
     "ValidationError": "parties.provider_match: the intake form's field errors",
 }

@@ -111,8 +111,8 @@ TRANSITIONS = [
         "coordinator",
         S.INELIGIBLE,
         "Filed late",
-        None,
-        (),
+        Letter.Kind.INELIGIBILITY,
+        ("reviews.tasks.letter_render",),
         lambda case, by, who: services.case_confirm_eligibility(case=case, by=by, eligible=False, reason="Filed late"),
     ),
     Row(
@@ -121,8 +121,8 @@ TRANSITIONS = [
         "coordinator",
         S.AWAITING_RECORDS,
         "records requested, due ",
-        None,
-        (),
+        Letter.Kind.ASSIGNMENT_NOTICE,
+        ("reviews.tasks.letter_render",),
         lambda case, by, who: services.case_request_records(case=case, by=by),
     ),
     Row(
@@ -220,7 +220,16 @@ TRANSITIONS = [
     ),
     # The steps beside the main path (services.steps); target None: recorded without a change of status.
     *(
-        Row(source, "withdraw", "coordinator", S.WITHDRAWN, "Withdrawn at the request of", None, (), _withdraw)
+        Row(
+            source,
+            "withdraw",
+            "coordinator",
+            S.WITHDRAWN,
+            "Withdrawn at the request of",
+            Letter.Kind.WITHDRAWAL_NOTICE,
+            ("reviews.tasks.letter_render",),
+            _withdraw,
+        )
         for source in S.BEFORE_DECISION
     ),
     *(
@@ -230,8 +239,8 @@ TRANSITIONS = [
             "coordinator",
             S.TERMINATED,
             "The claims administrator authorised",
-            None,
-            (),
+            Letter.Kind.TERMINATION_NOTICE,
+            ("reviews.tasks.letter_render",),
             _terminate,
         )
         for source in S.BEFORE_DECISION

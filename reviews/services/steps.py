@@ -13,6 +13,7 @@ from ..documents import pdf_page_count
 from ..models import Case, CaseDocument, CaseExclusion, Citation, Diagnosis, DisputedItem, Letter
 from .cases import case_register
 from .errors import Problem, Refused
+from .notices import notice_queue
 from .outbox import outbox_enqueue
 from .workflow import case_lock, case_transition
 
@@ -55,7 +56,7 @@ def case_withdraw(
     _refuse_if(problems)
     relationship = Case.Requester(requester).label.lower()
     reason = f"Withdrawn at the request of {requested_by.strip()} ({relationship}), dated {requested_on:%m/%d/%Y}."
-    return case_transition(
+    case = case_transition(
         case,
         "withdraw",
         by=by,
@@ -65,6 +66,8 @@ def case_withdraw(
         withdrawal_requester=requester,
         withdrawal_requested_on=requested_on,
     )
+    notice_queue(case=case, kind=Letter.Kind.WITHDRAWAL_NOTICE, by=by)
+    return case
 
 
 @transaction.atomic
@@ -99,6 +102,8 @@ def case_terminate(
     note = f"The claims administrator authorised {listed} on {authorized_on:%m/%d/%Y}, reported by {reporter}."
     if len(chosen) == len(open_items):
         case = case_transition(case, "terminate", by=by, note=note, closed_reason=note)
+        # Only a whole termination is noticed: the parties learn of a partial one from the letter.
+        notice_queue(case=case, kind=Letter.Kind.TERMINATION_NOTICE, by=by)
     else:
         case = case_transition(case, "terminate_items", by=by, note=note)
     event = case.events.order_by("-id").first()  # the one case_transition just recorded
