@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..assignment import problems_for
+from ..audit import update_with_history
 from ..models import Case, CaseEvent, CaseExclusion, Citation, Reviewer
 from ..permissions import require_coordinator
 from .documents import documents_forget_openings
@@ -75,7 +76,9 @@ def case_reassign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUs
     case.date_assigned = timezone.localdate()
     case.clinical_case_summary = ""
     case.save()
-    case.items.update(decision="", rationale="", review_cited_no_evidence=False, internal_note="")
+    update_with_history(
+        case.items.all(), by=by, decision="", rationale="", review_cited_no_evidence=False, internal_note=""
+    )
     documents_forget_openings(case=case)
     Citation.objects.filter(item__case=case, role=Citation.Role.REVIEW).delete()
     CaseEvent.record(

@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .. import letters
+from ..audit import update_with_history
 from ..models import Case, CaseEvent, Letter, LetterDelivery
 from ..permissions import require_coordinator
 from .outbox import RENDER, SERVE, outbox_enqueue
@@ -98,10 +99,12 @@ def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
     retryable = Q(status=Letter.Status.FAILED) | Q(
         status__in=[Letter.Status.QUEUED, Letter.Status.RENDERING], status_changed_at__lt=stuck_since()
     )
-    updated = (
-        Letter.objects.filter(case=letter.case, version=letter.version)
-        .filter(retryable)
-        .update(status=Letter.Status.QUEUED, failure_reason="", status_changed_at=timezone.now())
+    updated = update_with_history(
+        Letter.objects.filter(case=letter.case, version=letter.version).filter(retryable),
+        by=by,
+        status=Letter.Status.QUEUED,
+        failure_reason="",
+        status_changed_at=timezone.now(),
     )
     if not updated:
         raise ValueError("Only a failed letter, or one queued or rendering for too long, can be retried.")
@@ -144,8 +147,11 @@ def letter_render(*, letter_id: int) -> bool:
         with transaction.atomic():  # a redelivered run: the letter is ready, its service must be queued
             _queue_service(Letter.objects.select_for_update().get(pk=final.pk))
         return False
-    Letter.objects.filter(case=final.case, version=final.version, status=Letter.Status.QUEUED).update(
-        status=Letter.Status.RENDERING, status_changed_at=timezone.now()
+    update_with_history(
+        Letter.objects.filter(case=final.case, version=final.version, status=Letter.Status.QUEUED),
+        by=None,
+        status=Letter.Status.RENDERING,
+        status_changed_at=timezone.now(),
     )
     case = letters.letter_queryset().get(pk=final.case_id)
     if problems := letters.credential_problems(case):
@@ -188,8 +194,12 @@ def letter_render(*, letter_id: int) -> bool:
 def letter_mark_failed(*, letter_id: int, reason: str) -> None:
     """Record why rendering gave up, for the coordinator to read and retry."""
     final = Letter.objects.get(pk=letter_id)
-    Letter.objects.filter(case=final.case_id, version=final.version).exclude(status=Letter.Status.READY).update(
-        status=Letter.Status.FAILED, failure_reason=reason[:2000], status_changed_at=timezone.now()
+    update_with_history(
+        Letter.objects.filter(case=final.case_id, version=final.version).exclude(status=Letter.Status.READY),
+        by=None,
+        status=Letter.Status.FAILED,
+        failure_reason=reason[:2000],
+        status_changed_at=timezone.now(),
     )
 
 

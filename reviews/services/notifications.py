@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .. import deadlines
+from ..audit import update_with_history
 from ..models import Case
 from ..permissions import COORDINATORS
 
@@ -72,9 +73,13 @@ def deadline_sweep(*, today: dt.date | None = None) -> tuple[list[int], list[int
         .select_for_update(skip_locked=True)
         .values_list("pk", flat=True)
     )
-    Case.objects.filter(pk__in=overdue).update(overdue_notified_at=now)
+    update_with_history(Case.objects.filter(pk__in=overdue), by=None, overdue_notified_at=now)
     # An overdue case was due soon too: never announce it as due soon afterwards.
-    Case.objects.filter(pk__in=overdue + due_soon, due_soon_notified_at__isnull=True).update(due_soon_notified_at=now)
+    update_with_history(
+        Case.objects.filter(pk__in=overdue + due_soon, due_soon_notified_at__isnull=True),
+        by=None,
+        due_soon_notified_at=now,
+    )
     return overdue, due_soon
 
 
