@@ -11,6 +11,7 @@ from django_fsm import TransitionNotAllowed
 
 from . import services
 from .assignment import problems_for
+from .audit import record_access
 from .models import (
     ACCEPTED_BY_REVIEWER,
     Affiliation,
@@ -49,6 +50,43 @@ class AuditedAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
         if self.get_object(request, unquote(object_id)) is None:
             raise Http404(f"No {self.model._meta.verbose_name} with the id {object_id!r}.")
         return super().auditlog_history_view(request, object_id, extra_context)
+
+
+class CaseDataReadsAudited:
+    """The change and history pages of a case's records show its data: each view is recorded as a read,
+    as the application's own pages record theirs (with the case number, for the case's access history)."""
+
+    @staticmethod
+    def case_number_of(obj) -> str:
+        if isinstance(obj, Case):
+            return obj.case_number
+        if isinstance(obj, Citation):
+            return obj.item.case.case_number
+        if isinstance(obj, LetterDelivery):
+            return obj.letter.case.case_number
+        return obj.case.case_number
+
+    def record_read(self, request, obj, page: str) -> None:
+        details = {} if isinstance(obj, Case) else {"case_number": self.case_number_of(obj)}
+        record_access(obj, by=request.user, page=page, **details)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if change and obj is not None:  # the page as first shown, and again with a form's errors
+            self.record_read(request, obj, "admin change")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _recorded_history(self, request, response, page: str):
+        obj = getattr(response, "context_data", None) and response.context_data.get("object")
+        if obj is not None:
+            self.record_read(request, obj, page)
+        return response
+
+    def history_view(self, request, object_id, extra_context=None):
+        return self._recorded_history(request, super().history_view(request, object_id, extra_context), "admin history")
+
+    def auditlog_history_view(self, request, object_id, extra_context=None):
+        response = super().auditlog_history_view(request, object_id, extra_context)
+        return self._recorded_history(request, response, "admin change history")
 
 
 class ReadOnlyAdminMixin:
@@ -322,7 +360,7 @@ class CaseAdminForm(forms.ModelForm):
 
 
 @admin.register(Case)
-class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
+class CaseAdmin(CaseDataReadsAudited, FinalCaseReadOnlyMixin, AuditedAdmin):
     form = CaseAdminForm
     list_display = [
         "case_number",
@@ -429,7 +467,7 @@ class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
 
 
 @admin.register(Diagnosis)
-class DiagnosisAdmin(AcceptedCaseLockMixin, AuditedAdmin):
+class DiagnosisAdmin(CaseDataReadsAudited, AcceptedCaseLockMixin, AuditedAdmin):
     form = NotFinalCaseForm
     list_display = ["case", "position", "icd10_code", "description"]
     list_filter = []
@@ -447,7 +485,7 @@ class CitationInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(DisputedItem)
-class DisputedItemAdmin(AcceptedCaseLockMixin, AuditedAdmin):
+class DisputedItemAdmin(CaseDataReadsAudited, AcceptedCaseLockMixin, AuditedAdmin):
     form = NotFinalCaseForm
     readonly_fields = ITEM_DETERMINATION_FIELDS
     list_display = ["case", "position", "request_text", "category", "ur_action", "decision"]
@@ -459,7 +497,7 @@ class DisputedItemAdmin(AcceptedCaseLockMixin, AuditedAdmin):
 
 
 @admin.register(Citation)
-class CitationAdmin(AcceptedCaseLockMixin, AuditedAdmin):
+class CitationAdmin(CaseDataReadsAudited, AcceptedCaseLockMixin, AuditedAdmin):
     form = CitationForm
     list_display = ["item", "role", "guideline", "sections", "pages"]
     list_filter = ["role", "guideline__source"]
@@ -477,7 +515,7 @@ class CitationAdmin(AcceptedCaseLockMixin, AuditedAdmin):
 
 
 @admin.register(CaseDocument)
-class CaseDocumentAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
+class CaseDocumentAdmin(CaseDataReadsAudited, FinalCaseReadOnlyMixin, AuditedAdmin):
     # The letter lists the documents relied on: none joins or leaves a final case.
     form = NotFinalCaseForm
     list_display = ["case", "kind", "author", "service_date", "submitted_by", "page_count", "first_opened_at"]
@@ -493,7 +531,7 @@ class CaseDocumentAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CaseEventAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "case", "actor", "from_status", "to_status", "note"]
     list_filter = ["to_status"]
     search_fields = ["case__case_number", "note"]
@@ -507,7 +545,7 @@ class LetterDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Letter)
-class LetterAdmin(ReadOnlyAdminMixin, AuditedAdmin):
+class LetterAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, AuditedAdmin):
     """Letters are made, retried and corrected by the application (the case page), never by hand."""
 
     list_display = ["case", "version", "kind", "layout", "status", "rendered_at"]
@@ -528,7 +566,7 @@ class LetterAdmin(ReadOnlyAdminMixin, AuditedAdmin):
 
 
 @admin.register(LetterDelivery)
-class LetterDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LetterDeliveryAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["letter", "recipient", "role", "method", "served_at"]
     list_filter = ["method"]
     search_fields = ["letter__case__case_number", "recipient"]

@@ -80,27 +80,26 @@ def record_access(instance, *, by, **details) -> None:
     )
 
 
-def record_list_access(case_numbers, *, by, page: str) -> None:
-    """Write a read of a list of cases (a page of the case list, the dashboard, a queue): one entry
-    per request naming the cases shown, not one per row. Nothing is written when nothing was shown."""
+def record_list_access(model, keys, *, by, page: str) -> None:
+    """Write a read of a list (a page of the case list, the dashboard, a queue, a search's results):
+    one entry per request naming what was shown (case numbers for cases, else primary keys), not one
+    per row. Nothing is written when nothing was shown."""
     from auditlog.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
 
-    from .models import Case
-
-    numbers = list(dict.fromkeys(case_numbers))  # once each, in the order shown
-    if not numbers:
+    shown = list(dict.fromkeys(keys))  # once each, in the order shown
+    if not shown:
         return
-    # A list has no object of its own: filed under the Case type with an empty key, its page as
-    # the representation. The access history of a case finds it by its number in `cases`.
+    # A list has no object of its own: filed under the model with an empty key and the page as its
+    # representation. A case's access history finds it by the case number in `shown`.
     LogEntry.objects.create(
-        content_type=ContentType.objects.get_for_model(Case),
+        content_type=ContentType.objects.get_for_model(model),
         object_pk="",
         object_repr=page,
         action=LogEntry.Action.ACCESS,
         actor=by,
         actor_email=getattr(by, "email", None) or None,
-        additional_data={"page": page, "cases": numbers},
+        additional_data={"page": page, "shown": shown},
     )
 
 

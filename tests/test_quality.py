@@ -104,12 +104,13 @@ def test_the_list_costs_the_same_queries_for_3_or_30_cases(client, coordinator, 
     client.force_login(coordinator)
     for _ in range(3):
         waiting_case(reviewer, submitted_at=timezone.now(), items=2)
-    # session, user, the user's groups (role), the cases with reviewer, claims administrator, items and submission
-    with django_assert_num_queries(4):
+    # session, user, the user's groups (role), the cases with reviewer, claims administrator, items and
+    # submission, the audit entry naming them
+    with django_assert_num_queries(5):
         assert len(client.get(QA_LIST).context["cases"]) == 3
     for _ in range(27):
         waiting_case(reviewer, submitted_at=timezone.now(), items=3)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         assert len(client.get(QA_LIST).context["cases"]) == 30
 
 
@@ -159,8 +160,9 @@ def test_the_qa_page_costs_the_same_queries_however_long_the_determination(
     client.force_login(coordinator)
     # session, user, groups; for the letter: the case with its parties and reviewer, the reviewer's
     # certifications and their specialties, licences, items, citations, guidelines, documents; the
-    # review events with actors; submission_problems: items, their citations, unopened documents
-    with django_assert_num_queries(15):
+    # review events with actors; submission_problems: items, their citations, unopened documents; the
+    # audit entry of the read
+    with django_assert_num_queries(16):
         client.get(_url(submitted_case))
     for position in range(2, 6):
         item = DisputedItemFactory(case=submitted_case, position=position)
@@ -168,7 +170,7 @@ def test_the_qa_page_costs_the_same_queries_however_long_the_determination(
         CitationFactory(item=item, role=Citation.Role.CLAIMS_ADMINISTRATOR)
         DiagnosisFactory(case=submitted_case, position=position)
         CaseDocumentFactory(case=submitted_case, first_opened_at=timezone.now())
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(16):
         client.get(_url(submitted_case))
 
 

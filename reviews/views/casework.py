@@ -61,6 +61,7 @@ def case_detail(request, case_number):
 @coordinator_required
 def case_eligibility(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
+    record_access(case, by=request.user, page="eligibility")
     if case.status != Case.Status.RECEIVED:
         return _stale(request, case, "checked for eligibility")
     initial = eligibility.checklist_initial(case)
@@ -140,6 +141,7 @@ def case_assign(request, case_number):
     case = get_case_for_coordinator(
         request.user, case_number, Case.objects.select_related("reviewer__user", "requesting_provider__specialty")
     )
+    record_access(case, by=request.user, page="assignment")
     reassigning = case.status in Case.WITH_REVIEWER
     if case.status != Case.Status.READY_FOR_ASSIGNMENT and not reassigning:
         return _stale(request, case, "assigned")

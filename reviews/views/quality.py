@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_fsm import TransitionNotAllowed
 
 from .. import services
+from ..audit import record_access, record_list_access
 from ..forms.quality import ReturnForm
 from ..letters import letter_queryset, render_letter
 from ..models import Case, CaseEvent
@@ -56,7 +57,9 @@ def waiting_for_quality_review():
 @coordinator_required
 def qa_list(request):
     """The determinations waiting for quality review, in 4 queries however many (session, user, groups, cases)."""
-    return render(request, "reviews/qa_list.html", {"cases": list(waiting_for_quality_review())})
+    cases = list(waiting_for_quality_review())
+    record_list_access(Case, [c.case_number for c in cases], by=request.user, page="quality review list")
+    return render(request, "reviews/qa_list.html", {"cases": cases})
 
 
 def _render_qa(
@@ -99,6 +102,7 @@ def _stale(request, case: Case):
 def case_qa(request, case_number):
     """The determination as it will be issued, the submission checklist, the documents, and the two actions."""
     case = get_case_for_coordinator(request.user, case_number, QA_PAGE)
+    record_access(case, by=request.user, page="quality review")
     return _render_qa(request, case)
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_fsm import TransitionNotAllowed
 
 from .. import services
-from ..audit import record_access
+from ..audit import record_access, record_list_access
 from ..forms.review import AttestForm, DeclineForm, ItemReviewForm, SummaryForm
 from ..letters import letter_queryset, render_letter
 from ..models import Case, Citation, DisputedItem, Guideline
@@ -135,7 +135,8 @@ def _saved(request, panel: str, version: int, warnings=()):
 @_reviewer_required
 def reviewer_queue(request):
     """The reviewer's landing page: their own cases, expedited first then by due date, in 5 queries."""
-    cases = Case.objects.for_reviewer_queue(request.user.reviewer)
+    cases = list(Case.objects.for_reviewer_queue(request.user.reviewer))
+    record_list_access(Case, [c.case_number for c in cases], by=request.user, page="reviewer queue")
     return render(request, "reviews/reviewer_queue.html", {"cases": cases})
 
 
