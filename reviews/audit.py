@@ -103,6 +103,35 @@ def record_list_access(model, keys, *, by, page: str) -> None:
     )
 
 
+def case_reads(case):
+    """The reads of a case's data, newest first, with their actors: its own pages (the case's entries),
+    its records' pages and downloads (entries that name its number) and the lists that showed it."""
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+    from django.db.models import Q
+
+    from .models import Case
+
+    case_type = ContentType.objects.get_for_model(Case)
+    number = case.case_number
+    if connection.vendor == "postgresql":
+        # jsonb containment, served by the GIN index of migration 0014.
+        named = Q(additional_data__contains={"case_number": number}) | Q(
+            content_type=case_type, additional_data__contains={"shown": [number]}
+        )
+    else:  # SQLite has no JSON containment; case numbers have one fixed shape, so text matching is exact
+        named = Q(additional_data__case_number=number) | Q(
+            content_type=case_type, additional_data__shown__icontains=number
+        )
+    return (
+        LogEntry.objects.filter(action=LogEntry.Action.ACCESS)
+        .filter(Q(content_type=case_type, object_id=case.pk) | named)
+        .select_related("actor", "content_type")
+        .order_by("-timestamp", "-pk")
+    )
+
+
 def _request_address() -> str | None:
     """The address AuditAddressMiddleware set for this request: bulk-created entries skip the signal
     that copies it into each entry."""

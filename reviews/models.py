@@ -986,6 +986,10 @@ class DisputedItem(models.Model):
     rationale = models.TextField("Decision rationale", blank=True, max_length=LONG_TEXT_MAX)
     # Bumped on every save of the panel (decision, guidelines, rationale): stale saves are refused.
     version = models.PositiveIntegerField(default=0, editable=False)
+    # A coordinator changed or added the item after the reviewer accepted the case (services/dispute.py):
+    # what changed, for the reviewer. The decision, citations and rationale are kept; the reviewer's next
+    # save of the panel clears this, and submission waits for it.
+    coordinator_change = models.TextField(blank=True, max_length=LONG_TEXT_MAX, editable=False)
     # The precedent search's words: the request and its remaining portion (weight A) and the rationale
     # (weight B), written by a PostgreSQL trigger on every insert or update of those texts, whichever
     # code writes them (services, admin, importer, bulk writes). Migration 0013 adds the trigger and

@@ -77,7 +77,13 @@ def case_reassign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUs
     case.clinical_case_summary = ""
     case.save()
     update_with_history(
-        case.items.all(), by=by, decision="", rationale="", review_cited_no_evidence=False, internal_note=""
+        case.items.all(),
+        by=by,
+        decision="",
+        rationale="",
+        review_cited_no_evidence=False,
+        internal_note="",
+        coordinator_change="",  # the new reviewer starts from the items as they are
     )
     documents_forget_openings(case=case)
     Citation.objects.filter(item__case=case, role=Citation.Role.REVIEW).delete()

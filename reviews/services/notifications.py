@@ -33,6 +33,14 @@ def reviewer_assigned_email_send(*, case: Case) -> None:
     _send("case-assigned", {"case": case, "link": link}, [case.reviewer.user.email])
 
 
+def reviewer_dispute_changed_email_send(*, case: Case) -> None:
+    """Tell the case's reviewer a coordinator changed its items or diagnoses: the number and a link only."""
+    if case.reviewer_id is None:  # released or declined since: nobody relies on the items now
+        return
+    link = _absolute(reverse("reviews:case_workspace", args=[case.case_number]))
+    _send("dispute-changed", {"case": case, "link": link}, [case.reviewer.user.email])
+
+
 def _coordinator_addresses() -> list[str]:
     return list(
         get_user_model()

@@ -13,6 +13,7 @@ from ..audit import record_access
 from ..forms.casework import AssignForm, EligibilityForm, ReassignForm, RecordsCompleteForm, RecordsRequestForm
 from ..models import Case, CaseEvent, DisputedItem
 from ..permissions import coordinator_required, get_case_for_coordinator
+from ..services.dispute import DISPUTE_CHANGEABLE
 from ..services.errors import Refused
 from .letters import letters_context
 
@@ -47,6 +48,7 @@ def case_detail(request, case_number):
         "case": case,
         "documents": case.documents.all(),
         "with_reviewer": case.status in Case.WITH_REVIEWER,
+        "dispute_changeable": case.status in DISPUTE_CHANGEABLE,
     }
     if case.status in (Case.Status.APPROVED, Case.Status.ISSUED):
         context.update(letters_context(case))
