@@ -36,10 +36,40 @@ from .models import (
     Specialty,
     TreatmentCategory,
 )
+from .permissions import is_coordinator
+from .roles import COORDINATOR_PERMISSIONS
 from .services.review import FINAL
 
 
-class AuditedAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
+class RoleLimitedAdmin:
+    """A coordinator may do here only what reviews.roles.COORDINATOR_PERMISSIONS lists, the table the
+    Coordinators group's permissions are made from: editing the group by hand grants nothing more.
+    Superusers and other staff are left to the other checks and their own permissions."""
+
+    def role_allows(self, request, action: str) -> bool:
+        user = request.user
+        if user.is_superuser or not is_coordinator(user):
+            return True
+        return action in COORDINATOR_PERMISSIONS.get(self.model._meta.model_name, ())
+
+    def has_view_permission(self, request, obj=None):
+        return self.role_allows(request, "view") and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):  # a ModelAdmin asks with the request, an inline with the parent
+        return self.role_allows(request, "add") and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return self.role_allows(request, "change") and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.role_allows(request, "delete") and super().has_delete_permission(request, obj)
+
+
+class RoleLimitedModelAdmin(RoleLimitedAdmin, admin.ModelAdmin):
+    pass
+
+
+class AuditedAdmin(AuditlogHistoryAdminMixin, RoleLimitedModelAdmin):
     """A model whose every change django-auditlog keeps: its change page links the field-by-field history."""
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -189,18 +219,18 @@ class SpecialtyAdmin(AuditedAdmin):
     autocomplete_fields = ["parent"]
 
 
-class LicenseInline(admin.TabularInline):
+class LicenseInline(RoleLimitedAdmin, admin.TabularInline):
     model = License
     extra = 0
 
 
-class BoardCertificationInline(admin.TabularInline):
+class BoardCertificationInline(RoleLimitedAdmin, admin.TabularInline):
     model = BoardCertification
     extra = 0
     autocomplete_fields = ["specialty"]
 
 
-class AffiliationInline(admin.TabularInline):
+class AffiliationInline(RoleLimitedAdmin, admin.TabularInline):
     model = Affiliation
     extra = 0
     autocomplete_fields = ["organization", "provider"]
@@ -290,12 +320,12 @@ class GuidelineAdmin(AuditedAdmin):
     autocomplete_fields = []
 
 
-class DiagnosisInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, admin.TabularInline):
+class DiagnosisInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, RoleLimitedAdmin, admin.TabularInline):
     model = Diagnosis
     extra = 0
 
 
-class DisputedItemInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, admin.StackedInline):
+class DisputedItemInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, RoleLimitedAdmin, admin.StackedInline):
     model = DisputedItem
     extra = 0
     autocomplete_fields = ["category", "subcategory"]
@@ -312,7 +342,7 @@ def document_link(document: CaseDocument):
     return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, document.original_name)
 
 
-class CaseDocumentInline(FinalCaseInlineMixin, admin.TabularInline):
+class CaseDocumentInline(FinalCaseInlineMixin, RoleLimitedAdmin, admin.TabularInline):
     model = CaseDocument
     extra = 0
     fields = ["kind", "author", "service_date", "submitted_by", "received_at", document_link, "page_count"]
@@ -322,7 +352,7 @@ class CaseDocumentInline(FinalCaseInlineMixin, admin.TabularInline):
         return False  # uploads go through the case page, which checks each file's type and size
 
 
-class CaseEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+class CaseEventInline(ReadOnlyAdminMixin, RoleLimitedAdmin, admin.TabularInline):
     model = CaseEvent
     extra = 0
     fields = ["created_at", "actor", "from_status", "to_status", "note"]
@@ -476,7 +506,7 @@ class DiagnosisAdmin(CaseDataReadsAudited, AcceptedCaseLockMixin, AuditedAdmin):
     autocomplete_fields = ["case"]
 
 
-class CitationInline(ReadOnlyAdminMixin, admin.TabularInline):
+class CitationInline(ReadOnlyAdminMixin, RoleLimitedAdmin, admin.TabularInline):
     """Shown for reading: the claims administrator's are corrected on their own page, the review's never here."""
 
     model = Citation
@@ -531,7 +561,7 @@ class CaseDocumentAdmin(CaseDataReadsAudited, FinalCaseReadOnlyMixin, AuditedAdm
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
+class CaseEventAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, RoleLimitedModelAdmin):
     list_display = ["created_at", "case", "actor", "from_status", "to_status", "note"]
     list_filter = ["to_status"]
     search_fields = ["case__case_number", "note"]
@@ -539,7 +569,7 @@ class CaseEventAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, admin.ModelAdmin)
     autocomplete_fields = []
 
 
-class LetterDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
+class LetterDeliveryInline(ReadOnlyAdminMixin, RoleLimitedAdmin, admin.TabularInline):
     model = LetterDelivery
     extra = 0
 
@@ -566,7 +596,7 @@ class LetterAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, AuditedAdmin):
 
 
 @admin.register(LetterDelivery)
-class LetterDeliveryAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, admin.ModelAdmin):
+class LetterDeliveryAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, RoleLimitedModelAdmin):
     list_display = ["letter", "recipient", "role", "method", "served_at"]
     list_filter = ["method"]
     search_fields = ["letter__case__case_number", "recipient"]
@@ -575,7 +605,7 @@ class LetterDeliveryAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, admin.ModelA
 
 
 @admin.register(CaseNumberSequence)
-class CaseNumberSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CaseNumberSequenceAdmin(ReadOnlyAdminMixin, RoleLimitedModelAdmin):
     list_display = ["year", "last_value"]
     list_filter = []
     search_fields = ["year"]
@@ -584,7 +614,7 @@ class CaseNumberSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DeterminationImport)
-class DeterminationImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DeterminationImportAdmin(ReadOnlyAdminMixin, RoleLimitedModelAdmin):
     list_display = ["id", "created_by", "created_at", "status", "processed", "imported", "skipped", "failed"]
     list_filter = ["status"]
     search_fields = ["created_by__username"]
@@ -592,7 +622,7 @@ class DeterminationImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OutboxEntry)
-class OutboxEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OutboxEntryAdmin(ReadOnlyAdminMixin, RoleLimitedModelAdmin):
     """Work queued after a commit (services/outbox.py): read-only, the relay and the sweep act on it."""
 
     list_display = ["task", "key", "created_at", "sent_at", "sends", "done_at", "last_error"]
