@@ -280,3 +280,16 @@ def test_the_case_page_links_the_changes_and_the_access_history(client, coordina
     client.force_login(coordinator)
     page = client.get(_url(in_review, "case_detail")).content.decode()
     assert _url(in_review, "case_dispute") in page and _url(in_review, "case_access_history") in page
+
+
+def test_a_diagnosis_already_listed_is_refused_on_its_code(client, coordinator, in_review):
+    DiagnosisFactory(case=in_review, position=1, icd10_code="M54.16", description="Radiculopathy, lumbar region")
+    client.force_login(coordinator)
+
+    response = client.post(
+        _url(in_review, "dispute_diagnosis_add"),
+        {"icd10_code": "m5416", "description": "Radiculopathy", "reason": "Again."},
+    )
+
+    assert response.status_code == 400 and "M54.16 is already listed." in response.content.decode()
+    assert in_review.diagnoses.count() == 1

@@ -7,9 +7,9 @@ from .intake import DiagnosisForm, DisputedItemForm
 REASON_HELP = "Recorded in the case timeline and shown to the reviewer."
 
 
-def _reason_field() -> forms.CharField:
+def _reason_field(label: str = "Reason for the change") -> forms.CharField:
     return forms.CharField(
-        label="Reason for the change", max_length=1000, help_text=REASON_HELP, widget=forms.Textarea(attrs={"rows": 2})
+        label=label, max_length=1000, help_text=REASON_HELP, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
@@ -31,7 +31,11 @@ class ItemChangeForm(DisputedItemForm):
 class DiagnosisChangeForm(DiagnosisForm):
     reason = _reason_field()
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper.form_show_labels = True  # one diagnosis, not the intake's rows under column headings
+
 
 class RemovalForm(forms.Form):
     prefix = "remove"  # on the same page as a change form and its own reason field
-    reason = _reason_field()
+    reason = _reason_field("Reason for removing it")

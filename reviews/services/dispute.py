@@ -201,6 +201,9 @@ def dispute_diagnosis_save(
         raise TypeError(f"Not a diagnosis field: {', '.join(sorted(unknown))}")
     case = _lock(case, by)
     reason = _reason(reason)
+    others = case.diagnoses.exclude(position=position) if position is not None else case.diagnoses.all()
+    if "icd10_code" in fields and others.filter(icd10_code=fields["icd10_code"]).exists():
+        raise Refused(Problem(f"{fields['icd10_code']} is already listed.", where="icd10_code"), code="invalid")
     if position is None:
         last = case.diagnoses.aggregate(last=Max("position"))["last"] or 0
         diagnosis = Diagnosis(case=case, position=last + 1)
