@@ -152,7 +152,9 @@ def _written_entries(pairs, *, action, by, fields=None) -> list:
     address = _request_address()
     entries = []
     for old, new in pairs:
-        changes = model_instance_diff(old, new, fields_to_check=fields)
+        # Own columns only: auditlog would also read reverse relations, a query per row for a one-to-one.
+        own = fields or [f.name for f in new._meta.concrete_fields]
+        changes = model_instance_diff(old, new, fields_to_check=own)
         if not changes:
             continue
         entries.append(
