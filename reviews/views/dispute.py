@@ -27,7 +27,8 @@ def _refused(request, case: Case):
     return redirect("reviews:case_detail", case.case_number)
 
 
-def _changeable(request, case_number: str, queryset=None) -> Case:
+def _case_to_change(request, case_number: str, queryset=None) -> Case:
+    """The case, for a coordinator; its items and diagnoses are on every page here, so each is a read."""
     case = get_case_for_coordinator(request.user, case_number, queryset)
     record_access(case, by=request.user, page="dispute")
     return case
@@ -47,7 +48,7 @@ def _done(request, case: Case, what: str):
 @coordinator_required
 def case_dispute(request, case_number):
     """The items and diagnoses with their change and add links, while the case allows changes."""
-    case = _changeable(request, case_number, DISPUTE_PAGE)
+    case = _case_to_change(request, case_number, DISPUTE_PAGE)
     if case.status not in dispute.DISPUTE_CHANGEABLE:
         return _refused(request, case)
     return render(request, "reviews/case_dispute.html", _context(case))
@@ -57,7 +58,7 @@ def case_dispute(request, case_number):
 @coordinator_required
 def dispute_item(request, case_number, position=None):
     """Change an item's request and details (or add one, without `position`), with the reason."""
-    case = _changeable(request, case_number)
+    case = _case_to_change(request, case_number)
     if case.status not in dispute.DISPUTE_CHANGEABLE:
         return _refused(request, case)
     item = DisputedItem(case=case) if position is None else _get(case.items, position)
@@ -82,7 +83,7 @@ def dispute_item(request, case_number, position=None):
 @coordinator_required
 def dispute_diagnosis(request, case_number, position=None):
     """Change a diagnosis (or add one, without `position`), with the reason."""
-    case = _changeable(request, case_number)
+    case = _case_to_change(request, case_number)
     if case.status not in dispute.DISPUTE_CHANGEABLE:
         return _refused(request, case)
     diagnosis = None if position is None else _get(case.diagnoses, position)
