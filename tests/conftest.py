@@ -1,5 +1,8 @@
 """Personas and shared fixtures: coordinator (alice), reviewer (bob), other_reviewer (charlie), admin."""
 
+import uuid
+from types import SimpleNamespace
+
 import pytest
 
 from tests.factories import (
@@ -15,6 +18,15 @@ from tests.factories import (
 def fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs a quarter second a user; tests need no such protection.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def cache_of_its_own(settings):
+    """Each test's cache keys under a prefix of their own: sign-in rate limits (allauth counts failures in the
+    cache) and used TOTP codes never carry over from one test, or one run, to the next. Nothing is flushed:
+    on CI the cache shares Redis with the broker."""
+    default = settings.CACHES["default"]
+    settings.CACHES = {**settings.CACHES, "default": {**default, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
 
 
 @pytest.fixture
@@ -37,6 +49,19 @@ def reviewer(db):
 @pytest.fixture
 def other_reviewer(db):
     return _licensed_reviewer("charlie", "Charlie")
+
+
+@pytest.fixture
+def who(coordinator, reviewer, other_reviewer):
+    """The three personas together, for helpers that walk a case through steps taken by each."""
+    return SimpleNamespace(coordinator=coordinator, reviewer=reviewer, other_reviewer=other_reviewer)
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded and rendered files go to a temporary folder."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
 
 
 @pytest.fixture

@@ -13,22 +13,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from ..models import (
-    ACCEPTED_BY_REVIEWER,
-    BEFORE_ISSUE,
-    Case,
-    CaseEvent,
-    Diagnosis,
-    DisputedItem,
-    modified_request_parts,
-)
+from ..models import Case, CaseEvent, Diagnosis, DisputedItem, modified_request_parts
 from ..permissions import is_coordinator
 from .errors import Problem, Refused
 from .outbox import outbox_enqueue
 from .workflow import case_transition
 
-# Open and not yet approved: approval makes the determination final (DESIGN.md section 4).
-DISPUTE_CHANGEABLE = [s for s in BEFORE_ISSUE if s != Case.Status.APPROVED]
+S = Case.Status
 
 ITEM_FIELDS = [
     "request_text",
@@ -49,7 +40,7 @@ def _lock(case: Case, by: AbstractBaseUser) -> Case:
     if not is_coordinator(by):
         raise Refused("Only case coordinators change the disputed items and diagnoses.", code="not_allowed")
     case = Case.objects.select_for_update().get(pk=case.pk)  # one change at a time, and none beside a transition
-    if case.status not in DISPUTE_CHANGEABLE:
+    if not case.dispute_changeable:
         raise Refused(
             f"Case {case.case_number} is {case.get_status_display().lower()}: its items and diagnoses can no"
             " longer change.",
@@ -103,14 +94,14 @@ def _changed(case: Case, *, by: AbstractBaseUser, change: str, reason: str) -> C
         )
     else:
         CaseEvent.record(case, by=by, from_status=case.status, note=note)
-    if case.status in ACCEPTED_BY_REVIEWER:
+    if case.status in S.ACCEPTED_BY_REVIEWER:
         outbox_enqueue(task="reviews.tasks.notify_reviewer_dispute_changed", args=[case.pk], key=f"case:{case.pk}")
     return case
 
 
 def _flag(case: Case, by: AbstractBaseUser, what: str, reason: str) -> str:
     """The note a changed item carries for its reviewer; empty before the reviewer accepted the case."""
-    if case.status not in ACCEPTED_BY_REVIEWER:
+    if case.status not in S.ACCEPTED_BY_REVIEWER:
         return ""
     who = by.get_full_name() or by.get_username()
     return f"{what} by {who} on {timezone.localdate():%m/%d/%Y}. Reason: {reason}"

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ..audit import record_access
 from ..forms.dispute import DiagnosisChangeForm, ItemChangeForm, RemovalForm
-from ..models import ACCEPTED_BY_REVIEWER, Case, DisputedItem
+from ..models import Case, DisputedItem
 from ..permissions import coordinator_required, get_case_for_coordinator
 from ..services import dispute
 from ..services.errors import Refused
@@ -17,7 +17,7 @@ DISPUTE_PAGE = Case.objects.prefetch_related("diagnoses", "items__category", "it
 
 
 def _context(case: Case, **more) -> dict:
-    return {"case": case, "reviewer_relies": case.status in ACCEPTED_BY_REVIEWER, **more}
+    return {"case": case, "reviewer_relies": case.open_to_reviewer, **more}
 
 
 def _refused(request, case: Case):
@@ -38,7 +38,7 @@ def _done(request, case: Case, what: str):
     case.refresh_from_db(fields=["status"])
     if case.status == Case.Status.RETURNED:
         what += " The submitted determination went back to the reviewer"
-    elif case.status in ACCEPTED_BY_REVIEWER:
+    elif case.open_to_reviewer:
         what += " The reviewer has been told by e-mail"
     messages.success(request, f"{what}.")
     return redirect("reviews:case_dispute", case.case_number)
@@ -49,7 +49,7 @@ def _done(request, case: Case, what: str):
 def case_dispute(request, case_number):
     """The items and diagnoses with their change and add links, while the case allows changes."""
     case = _case_to_change(request, case_number, DISPUTE_PAGE)
-    if case.status not in dispute.DISPUTE_CHANGEABLE:
+    if not case.dispute_changeable:
         return _refused(request, case)
     return render(request, "reviews/case_dispute.html", _context(case))
 
@@ -59,7 +59,7 @@ def case_dispute(request, case_number):
 def dispute_item(request, case_number, position=None):
     """Change an item's request and details (or add one, without `position`), with the reason."""
     case = _case_to_change(request, case_number)
-    if case.status not in dispute.DISPUTE_CHANGEABLE:
+    if not case.dispute_changeable:
         return _refused(request, case)
     item = DisputedItem(case=case) if position is None else _get(case.items, position)
     form = ItemChangeForm(request.POST or None, instance=item)
@@ -84,7 +84,7 @@ def dispute_item(request, case_number, position=None):
 def dispute_diagnosis(request, case_number, position=None):
     """Change a diagnosis (or add one, without `position`), with the reason."""
     case = _case_to_change(request, case_number)
-    if case.status not in dispute.DISPUTE_CHANGEABLE:
+    if not case.dispute_changeable:
         return _refused(request, case)
     diagnosis = None if position is None else _get(case.diagnoses, position)
     form = DiagnosisChangeForm(request.POST or None, instance=diagnosis)
