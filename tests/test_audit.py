@@ -237,7 +237,7 @@ def test_the_access_history_pages_fifty_reads_at_a_time_in_seven_queries(
 
 def test_the_access_history_is_for_coordinators(client, reviewer, submitted_case):
     url = reverse("reviews:case_access_history", args=[submitted_case.case_number])
-    assert client.get(url).url.startswith(reverse("login"))
+    assert client.get(url).url.startswith(reverse("account_login"))
     client.force_login(reviewer.user)
     since = mark()
     assert client.get(url).status_code == 403

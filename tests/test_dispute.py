@@ -90,7 +90,7 @@ def test_the_reviewer_sees_the_change_flagged_and_cannot_submit_until_saving_the
     page = client.get(_url(in_review, "case_workspace")).content.decode()
 
     assert 'id="item-1-changed"' in page and "The coordinator changed this item" in page
-    with pytest.raises(services.SubmissionIncomplete, match="changed by the coordinator"):
+    with pytest.raises(Refused, match="changed by the coordinator"):
         services.case_submit(case=in_review, by=reviewer.user)
     item.refresh_from_db()
     services.item_review_save(
@@ -264,7 +264,7 @@ def test_saving_an_unchanged_item_says_nothing_changed(client, coordinator, in_r
 def test_anonymous_users_log_in_and_reviewers_are_refused(client, reviewer, in_review, name):
     url = _url(in_review, name)
     response = client.get(url)
-    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert response.status_code == 302 and response.url.startswith(reverse("account_login"))
     client.force_login(reviewer.user)
     assert client.get(url).status_code == 403
 

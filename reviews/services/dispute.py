@@ -120,8 +120,6 @@ def dispute_item_save(
     ("invalid", problems on their fields), nothing changed ("unchanged"); DisputedItem.DoesNotExist
     for an unknown position.
     """
-    if unknown := set(fields) - set(ITEM_FIELDS):
-        raise TypeError(f"Not an item detail: {', '.join(sorted(unknown))}")
     case = _lock(case, by)
     reason = _reason(reason)
     if position is None:
@@ -188,8 +186,6 @@ def dispute_diagnosis_save(
 
     Returns the diagnosis. Raises Refused and Diagnosis.DoesNotExist as dispute_item_save does.
     """
-    if unknown := set(fields) - set(DIAGNOSIS_FIELDS):
-        raise TypeError(f"Not a diagnosis field: {', '.join(sorted(unknown))}")
     case = _lock(case, by)
     reason = _reason(reason)
     others = case.diagnoses.exclude(position=position) if position is not None else case.diagnoses.all()
