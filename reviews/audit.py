@@ -123,7 +123,7 @@ def case_reads(case):
     case_type = ContentType.objects.get_for_model(Case)
     number = case.case_number
     if connection.vendor == "postgresql":
-        # jsonb containment, served by the GIN index of migration 0014.
+        # jsonb containment, served by the GIN index of migration 0017.
         named = Q(additional_data__contains={"case_number": number}) | Q(
             content_type=case_type, additional_data__contains={"shown": [number]}
         )

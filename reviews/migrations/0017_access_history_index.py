@@ -24,7 +24,7 @@ def _on_postgresql(sql):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reviews", "0013_precedent_search"),
+        ("reviews", "0016_workflow_steps"),
         ("auditlog", "0017_add_actor_email"),
     ]
 

@@ -11,7 +11,7 @@ def set_role_groups(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("reviews", "0015_item_coordinator_change")]
+    dependencies = [("reviews", "0018_item_coordinator_change")]
 
     # Not reversible to the old grants: they gave coordinators the determination's items to edit.
     operations = [migrations.RunPython(set_role_groups, migrations.RunPython.noop)]

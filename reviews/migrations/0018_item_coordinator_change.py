@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reviews', '0014_access_history_index'),
+        ('reviews', '0017_access_history_index'),
     ]
 
     operations = [
