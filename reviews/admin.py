@@ -11,6 +11,7 @@ from django_fsm import can_proceed
 
 from . import services
 from .assignment import problems_for
+from .audit import record_access
 from .models import (
     Affiliation,
     BoardCertification,
@@ -35,9 +36,39 @@ from .models import (
     TreatmentCategory,
 )
 from .pagination import BoundedPaginator
+from .permissions import is_coordinator
+from .roles import COORDINATOR_PERMISSIONS
 
 
-class AuditedAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
+class RoleLimitedAdmin:
+    """A coordinator may do here only what reviews.roles.COORDINATOR_PERMISSIONS lists, the table the
+    Coordinators group's permissions are made from: editing the group by hand grants nothing more.
+    Superusers and other staff are left to the other checks and their own permissions."""
+
+    def role_allows(self, request, action: str) -> bool:
+        user = request.user
+        if user.is_superuser or not is_coordinator(user):
+            return True
+        return action in COORDINATOR_PERMISSIONS.get(self.model._meta.model_name, ())
+
+    def has_view_permission(self, request, obj=None):
+        return self.role_allows(request, "view") and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):  # a ModelAdmin asks with the request, an inline with the parent
+        return self.role_allows(request, "add") and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return self.role_allows(request, "change") and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.role_allows(request, "delete") and super().has_delete_permission(request, obj)
+
+
+class RoleLimitedModelAdmin(RoleLimitedAdmin, admin.ModelAdmin):
+    pass
+
+
+class AuditedAdmin(AuditlogHistoryAdminMixin, RoleLimitedModelAdmin):
     """A model whose every change django-auditlog keeps: its change page links the field-by-field history."""
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -48,6 +79,43 @@ class AuditedAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
         if self.get_object(request, unquote(object_id)) is None:
             raise Http404(f"No {self.model._meta.verbose_name} with the id {object_id!r}.")
         return super().auditlog_history_view(request, object_id, extra_context)
+
+
+class CaseDataReadsAudited:
+    """The change and history pages of a case's records show its data: each view is recorded as a read,
+    as the application's own pages record theirs (with the case number, for the case's access history)."""
+
+    @staticmethod
+    def case_number_of(obj) -> str:
+        if isinstance(obj, Case):
+            return obj.case_number
+        if isinstance(obj, Citation):
+            return obj.item.case.case_number
+        if isinstance(obj, LetterDelivery):
+            return obj.letter.case.case_number
+        return obj.case.case_number
+
+    def record_read(self, request, obj, page: str) -> None:
+        details = {} if isinstance(obj, Case) else {"case_number": self.case_number_of(obj)}
+        record_access(obj, by=request.user, page=page, **details)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if change and obj is not None:  # the page as first shown, and again with a form's errors
+            self.record_read(request, obj, "admin change")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _recorded_history(self, request, response, page: str):
+        obj = getattr(response, "context_data", None) and response.context_data.get("object")
+        if obj is not None:
+            self.record_read(request, obj, page)
+        return response
+
+    def history_view(self, request, object_id, extra_context=None):
+        return self._recorded_history(request, super().history_view(request, object_id, extra_context), "admin history")
+
+    def auditlog_history_view(self, request, object_id, extra_context=None):
+        response = super().auditlog_history_view(request, object_id, extra_context)
+        return self._recorded_history(request, response, "admin change history")
 
 
 class ReadOnlyAdminMixin:
@@ -152,18 +220,18 @@ class SpecialtyAdmin(AuditedAdmin):
     autocomplete_fields = ["parent"]
 
 
-class LicenseInline(admin.TabularInline):
+class LicenseInline(RoleLimitedAdmin, admin.TabularInline):
     model = License
     extra = 0
 
 
-class BoardCertificationInline(admin.TabularInline):
+class BoardCertificationInline(RoleLimitedAdmin, admin.TabularInline):
     model = BoardCertification
     extra = 0
     autocomplete_fields = ["specialty"]
 
 
-class AffiliationInline(admin.TabularInline):
+class AffiliationInline(RoleLimitedAdmin, admin.TabularInline):
     model = Affiliation
     extra = 0
     autocomplete_fields = ["organization", "provider"]
@@ -253,12 +321,12 @@ class GuidelineAdmin(AuditedAdmin):
     autocomplete_fields = []
 
 
-class DiagnosisInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, admin.TabularInline):
+class DiagnosisInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, RoleLimitedAdmin, admin.TabularInline):
     model = Diagnosis
     extra = 0
 
 
-class DisputedItemInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, admin.StackedInline):
+class DisputedItemInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, RoleLimitedAdmin, admin.StackedInline):
     model = DisputedItem
     extra = 0
     autocomplete_fields = ["category", "subcategory"]
@@ -275,7 +343,7 @@ def document_link(document: CaseDocument):
     return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, document.original_name)
 
 
-class CaseDocumentInline(FinalCaseInlineMixin, admin.TabularInline):
+class CaseDocumentInline(FinalCaseInlineMixin, RoleLimitedAdmin, admin.TabularInline):
     model = CaseDocument
     extra = 0
     fields = ["kind", "author", "service_date", "submitted_by", "received_at", document_link, "page_count"]
@@ -285,7 +353,7 @@ class CaseDocumentInline(FinalCaseInlineMixin, admin.TabularInline):
         return False  # uploads go through the case page, which checks each file's type and size
 
 
-class CaseEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+class CaseEventInline(ReadOnlyAdminMixin, RoleLimitedAdmin, admin.TabularInline):
     model = CaseEvent
     extra = 0
     fields = ["created_at", "actor", "from_status", "to_status", "note"]
@@ -327,7 +395,7 @@ ADMIN_CASE_LIMIT = 10_000
 
 
 @admin.register(Case)
-class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
+class CaseAdmin(CaseDataReadsAudited, FinalCaseReadOnlyMixin, AuditedAdmin):
     form = CaseAdminForm
     list_display = [
         "case_number",
@@ -468,7 +536,7 @@ class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
 
 
 @admin.register(Diagnosis)
-class DiagnosisAdmin(AcceptedCaseLockMixin, AuditedAdmin):
+class DiagnosisAdmin(CaseDataReadsAudited, AcceptedCaseLockMixin, AuditedAdmin):
     form = NotFinalCaseForm
     list_display = ["case", "position", "icd10_code", "description"]
     list_filter = []
@@ -477,7 +545,7 @@ class DiagnosisAdmin(AcceptedCaseLockMixin, AuditedAdmin):
     autocomplete_fields = ["case"]
 
 
-class CitationInline(ReadOnlyAdminMixin, admin.TabularInline):
+class CitationInline(ReadOnlyAdminMixin, RoleLimitedAdmin, admin.TabularInline):
     """Shown for reading: the claims administrator's are corrected on their own page, the review's never here."""
 
     model = Citation
@@ -486,7 +554,7 @@ class CitationInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(DisputedItem)
-class DisputedItemAdmin(AcceptedCaseLockMixin, AuditedAdmin):
+class DisputedItemAdmin(CaseDataReadsAudited, AcceptedCaseLockMixin, AuditedAdmin):
     form = NotFinalCaseForm
     readonly_fields = ITEM_READ_ONLY_FIELDS
     list_display = ["case", "position", "request_text", "category", "ur_action", "decision"]
@@ -498,7 +566,7 @@ class DisputedItemAdmin(AcceptedCaseLockMixin, AuditedAdmin):
 
 
 @admin.register(Citation)
-class CitationAdmin(AcceptedCaseLockMixin, AuditedAdmin):
+class CitationAdmin(CaseDataReadsAudited, AcceptedCaseLockMixin, AuditedAdmin):
     form = CitationForm
     list_display = ["item", "role", "guideline", "sections", "pages"]
     list_filter = ["role", "guideline__source"]
@@ -516,7 +584,7 @@ class CitationAdmin(AcceptedCaseLockMixin, AuditedAdmin):
 
 
 @admin.register(CaseDocument)
-class CaseDocumentAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
+class CaseDocumentAdmin(CaseDataReadsAudited, FinalCaseReadOnlyMixin, AuditedAdmin):
     # The letter lists the documents relied on: none joins or leaves a final case.
     form = NotFinalCaseForm
     list_display = ["case", "kind", "author", "service_date", "submitted_by", "page_count", "first_opened_at"]
@@ -532,7 +600,7 @@ class CaseDocumentAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CaseEventAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, RoleLimitedModelAdmin):
     list_display = ["created_at", "case", "actor", "from_status", "to_status", "note"]
     list_filter = ["to_status"]
     search_fields = ["case__case_number", "note"]
@@ -540,13 +608,13 @@ class CaseEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     autocomplete_fields = []
 
 
-class LetterDeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):
+class LetterDeliveryInline(ReadOnlyAdminMixin, RoleLimitedAdmin, admin.TabularInline):
     model = LetterDelivery
     extra = 0
 
 
 @admin.register(Letter)
-class LetterAdmin(ReadOnlyAdminMixin, AuditedAdmin):
+class LetterAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, AuditedAdmin):
     """Letters are made, retried and corrected by the application (the case page), never by hand."""
 
     list_display = ["case", "version", "kind", "dated", "layout", "status", "rendered_at"]
@@ -567,7 +635,7 @@ class LetterAdmin(ReadOnlyAdminMixin, AuditedAdmin):
 
 
 @admin.register(LetterDelivery)
-class LetterDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LetterDeliveryAdmin(CaseDataReadsAudited, ReadOnlyAdminMixin, RoleLimitedModelAdmin):
     list_display = ["letter", "recipient", "role", "method", "served_at", "mailed_on"]
     list_filter = ["method", "letter__kind"]
     search_fields = ["letter__case__case_number", "recipient"]
@@ -576,7 +644,7 @@ class LetterDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CaseNumberSequence)
-class CaseNumberSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CaseNumberSequenceAdmin(ReadOnlyAdminMixin, RoleLimitedModelAdmin):
     list_display = ["year", "last_value"]
     list_filter = []
     search_fields = ["year"]
@@ -585,7 +653,7 @@ class CaseNumberSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DeterminationImport)
-class DeterminationImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DeterminationImportAdmin(ReadOnlyAdminMixin, RoleLimitedModelAdmin):
     list_display = ["id", "created_by", "created_at", "status", "processed", "imported", "skipped", "failed"]
     list_filter = ["status"]
     search_fields = ["created_by__username"]
@@ -593,7 +661,7 @@ class DeterminationImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OutboxEntry)
-class OutboxEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OutboxEntryAdmin(ReadOnlyAdminMixin, RoleLimitedModelAdmin):
     """Work queued after a commit (services/outbox.py): read-only, the relay and the sweep act on it."""
 
     list_display = ["task", "key", "created_at", "sent_at", "sends", "done_at", "last_error"]

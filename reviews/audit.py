@@ -1,5 +1,6 @@
 """Which models keep a field-by-field history (who, when, old and new values) via django-auditlog."""
 
+import copy
 import logging
 
 from allauth.account.signals import password_changed, password_reset, password_set
@@ -9,6 +10,7 @@ from auditlog.registry import auditlog
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import transaction
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 
@@ -88,26 +90,135 @@ def record_access(instance, *, by, **details) -> None:
     )
 
 
-def record_bulk_created(instances, *, by) -> None:
-    """The history of rows written with bulk_create, which django-auditlog's signals never see."""
+def record_list_access(model, keys, *, by, page: str) -> None:
+    """Write a read of a list (a page of the case list, the dashboard, a queue, a search's results):
+    one entry per request naming what was shown (case numbers for cases, else primary keys), not one
+    per row. Nothing is written when nothing was shown."""
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    shown = list(dict.fromkeys(keys))  # once each, in the order shown
+    if not shown:
+        return
+    # A list has no object of its own: filed under the model with an empty key and the page as its
+    # representation. A case's access history finds it by the case number in `shown`.
+    LogEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(model),
+        object_pk="",
+        object_repr=page,
+        action=LogEntry.Action.ACCESS,
+        actor=by,
+        actor_email=getattr(by, "email", None) or None,
+        additional_data={"page": page, "shown": shown},
+    )
+
+
+def case_reads(case):
+    """The reads of a case's data, newest first, with their actors: its own pages (the case's entries),
+    its records' pages and downloads (entries that name its number) and the lists that showed it."""
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+    from django.db.models import Q
+
+    from .models import Case
+
+    case_type = ContentType.objects.get_for_model(Case)
+    number = case.case_number
+    if connection.vendor == "postgresql":
+        # jsonb containment, served by the GIN index of migration 0017.
+        named = Q(additional_data__contains={"case_number": number}) | Q(
+            content_type=case_type, additional_data__contains={"shown": [number]}
+        )
+    else:  # SQLite has no JSON containment; case numbers have one fixed shape, so text matching is exact
+        named = Q(additional_data__case_number=number) | Q(
+            content_type=case_type, additional_data__shown__icontains=number
+        )
+    return (
+        LogEntry.objects.filter(action=LogEntry.Action.ACCESS)
+        .filter(Q(content_type=case_type, object_id=case.pk) | named)
+        .select_related("actor", "content_type")
+        .order_by("-timestamp", "-pk")
+    )
+
+
+def _request_address() -> str | None:
+    """The address AuditAddressMiddleware set for this request: bulk-created entries skip the signal
+    that copies it into each entry."""
+    from auditlog.context import auditlog_value
+
+    try:
+        return auditlog_value.get().get("remote_addr")
+    except LookupError:  # outside a request: a task, a command
+        return None
+
+
+def _written_entries(pairs, *, action, by, fields=None) -> list:
+    """Unsaved history entries for (old, new) instance pairs, as django-auditlog's signals would write them."""
     from auditlog.diff import model_instance_diff
     from auditlog.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
 
-    LogEntry.objects.bulk_create(
-        LogEntry(
-            content_type=ContentType.objects.get_for_model(instance),  # cached per model
-            object_pk=str(instance.pk),
-            object_id=instance.pk,
-            object_repr=str(instance)[:255],
-            action=LogEntry.Action.CREATE,
-            # Own columns only: auditlog would also read reverse relations, a query per row for a one-to-one.
-            changes=model_instance_diff(None, instance, [f.name for f in instance._meta.concrete_fields]),
-            actor=by,
-            actor_email=getattr(by, "email", None) or None,
+    address = _request_address()
+    entries = []
+    for old, new in pairs:
+        # Own columns only: auditlog would also read reverse relations, a query per row for a one-to-one.
+        own = fields or [f.name for f in new._meta.concrete_fields]
+        changes = model_instance_diff(old, new, fields_to_check=own)
+        if not changes:
+            continue
+        entries.append(
+            LogEntry(
+                content_type=ContentType.objects.get_for_model(new),  # cached per model
+                object_pk=str(new.pk),
+                object_id=new.pk,
+                object_repr=str(new)[:255],
+                action=action,
+                changes=changes,
+                actor=by,
+                actor_email=getattr(by, "email", None) or None,
+                remote_addr=address,
+            )
         )
-        for instance in instances
-    )
+    return entries
+
+
+def record_bulk_created(instances, *, by) -> None:
+    """The history of rows written with bulk_create, which django-auditlog's signals never see."""
+    from auditlog.models import LogEntry
+
+    LogEntry.objects.bulk_create(_written_entries(((None, i) for i in instances), action=LogEntry.Action.CREATE, by=by))
+
+
+def update_with_history(queryset, *, by, **changes) -> int:
+    """`queryset.update(**changes)` that also writes each changed row's history (auditlog cannot see
+    an update()); returns the number of rows updated, like update().
+
+    The rows are read and locked first, then updated by primary key: a conditional update ("only
+    if not yet done") keeps its meaning, as a concurrent one waits on the lock and then matches
+    nothing. `changes` are plain values, not expressions: the history records the new value.
+    """
+    from auditlog.models import LogEntry
+    from auditlog.registry import auditlog
+
+    model = queryset.model
+    if not auditlog.contains(model):
+        raise TypeError(f"{model.__name__} keeps no history: call update() itself.")
+    # The excluded fields (a letter's rendered bodies) are neither recorded nor worth reading.
+    unread = auditlog.get_model_fields(model)["exclude_fields"]
+    with transaction.atomic():
+        rows = list(queryset.select_for_update().defer(*unread))
+        if not rows:
+            return 0
+        updated = model._default_manager.filter(pk__in=[row.pk for row in rows]).update(**changes)
+        pairs = []
+        for row in rows:
+            new = copy.copy(row)
+            for field, value in changes.items():
+                setattr(new, field, value)
+            pairs.append((row, new))
+        LogEntry.objects.bulk_create(_written_entries(pairs, action=LogEntry.Action.UPDATE, by=by, fields=changes))
+    return updated
 
 
 def record_account_event(user, *, event: str, request=None, **details) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import holidays as holiday_rules
 from django.utils import timezone
 
+from .audit import record_bulk_created
 from .models import Case, Holiday
 
 # "Due soon" on the dashboard, in the case list and in the deadline digest: within this many business days.
@@ -114,6 +115,7 @@ def load_california_holidays(years: Collection[int]) -> int:
     existing = set(Holiday.objects.filter(date__year__in=years).values_list("date", flat=True))
     new = [Holiday(date=d, name=n) for d, n in california_holidays(years).items() if d not in existing]
     Holiday.objects.bulk_create(new)
+    record_bulk_created(new, by=None)
     return len(new)
 
 

@@ -405,6 +405,11 @@ class CaseStatus(models.TextChoices):
         return [cls.APPROVED, cls.ISSUED]
 
     @classproperty
+    def DISPUTE_CHANGEABLE(cls) -> list:
+        """Open and not approved: a coordinator may change the items and diagnoses (services/dispute.py)."""
+        return [s for s in cls.OPEN if s not in cls.FINAL]
+
+    @classproperty
     def HAS_REVIEWER(cls) -> list:
         """A reviewer is named on the case (a database constraint)."""
         return [*cls.LOAD, *cls.FINAL]
@@ -778,6 +783,11 @@ class Case(FSMModelMixin, models.Model):
     def determination_final(self) -> bool:
         """Approved or issued: nothing about the determination changes any more, in any interface."""
         return self.status in S.FINAL
+
+    @property
+    def dispute_changeable(self) -> bool:
+        """A coordinator may still change the items and diagnoses (the case page links the page that does)."""
+        return self.status in S.DISPUTE_CHANGEABLE
 
     @property
     def open_to_reviewer(self) -> bool:
@@ -1228,6 +1238,10 @@ class DisputedItem(models.Model):
     rationale = models.TextField("Decision rationale", blank=True, max_length=LONG_TEXT_MAX)
     # Bumped on every save of the panel (decision, guidelines, rationale): stale saves are refused.
     version = models.PositiveIntegerField(default=0, editable=False)
+    # A coordinator changed or added the item after the reviewer accepted the case (services/dispute.py):
+    # what changed, for the reviewer. The decision, citations and rationale are kept; the reviewer's next
+    # save of the panel clears this, and submission waits for it.
+    coordinator_change = models.TextField(blank=True, max_length=LONG_TEXT_MAX, editable=False)
     # The precedent search's words: the request and its remaining portion (weight A) and the rationale
     # (weight B), written by a PostgreSQL trigger on every insert or update of those texts, whichever
     # code writes them (services, admin, importer, bulk writes). Migration 0013 adds the trigger and

@@ -46,25 +46,24 @@ def system(case, user: AbstractBaseUser | None) -> bool:
     return user is None
 
 
-# model -> actions, per role. Coordinators run intake and quality review (and see the
-# catalogues read-only in the admin); reviewers work through the application's own pages.
+# model -> actions, per role: the one definition of what a coordinator may do in the admin. The
+# Coordinators group's model permissions are made from it, and the admin's own has_*_permission
+# checks read it too (reviews.admin.RoleLimitedAdmin), so a group edited by hand grants no more.
+# Coordinators work in the application's pages (intake, the dispute page, assignment, quality
+# review, letters); the admin is for what those pages do not do: correcting a case's parties,
+# claim numbers and dates, a document's details, and a party's name; and reading each record's
+# change history. Catalogues, reviewers' credentials, users and groups are the admins'.
 COORDINATOR_PERMISSIONS = {
-    "case": ["view", "add", "change"],
-    "diagnosis": ["view", "add", "change", "delete"],
-    "disputeditem": ["view", "add", "change", "delete"],
+    "case": ["view", "change"],  # new cases come through intake
+    "diagnosis": ["view"],  # changed on the case's dispute page, which records and notifies
+    "disputeditem": ["view"],
     "citation": ["view"],
-    "casedocument": ["view", "add", "change"],
+    "casedocument": ["view", "change"],  # files come through the upload page
     "caseevent": ["view"],
-    "organization": ["view", "add", "change"],
-    "provider": ["view", "add", "change"],
-    "reviewer": ["view"],
-    "license": ["view"],
-    "boardcertification": ["view"],
-    "affiliation": ["view"],
-    "specialty": ["view"],
-    "treatmentcategory": ["view"],
-    "guideline": ["view"],
-    "holiday": ["view"],
+    "organization": ["view", "change"],  # new parties come through intake
+    "provider": ["view", "change"],
+    "reviewer": ["view"],  # the case page's reviewer field looks them up
+    "specialty": ["view"],  # the provider page's specialty field looks them up
     "letter": ["view"],
     "letterdelivery": ["view"],
 }

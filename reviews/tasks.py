@@ -59,6 +59,12 @@ def notify_coordinators_declined(case_id: int) -> None:
     notifications.coordinators_declined_email_send(case=case)
 
 
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5, time_limit=60)
+def notify_reviewer_dispute_changed(case_id: int) -> None:
+    case = Case.objects.select_related("reviewer__user").get(pk=case_id)
+    notifications.reviewer_dispute_changed_email_send(case=case)
+
+
 def _give_up(task_id: str, letter_id: int, reason: str) -> None:
     """Mark the letter failed; with the database unreachable, leave the reason for the sweep instead."""
     try:

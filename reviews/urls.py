@@ -3,8 +3,10 @@
 from django.urls import path, re_path, register_converter
 
 from .views import (
+    access,
     cases,
     casework,
+    dispute,
     documents,
     home,
     imports,
@@ -45,6 +47,27 @@ urlpatterns = [
     path("organizations/search/", intake.organization_search, name="organization_search"),
     path("providers/search/", intake.provider_search, name="provider_search"),
     path("cases/<case:case_number>/", casework.case_detail, name="case_detail"),
+    path("cases/<case:case_number>/access/", access.case_access_history, name="case_access_history"),
+    # The coordinator's changes to the items and diagnoses after intake (reviews.views.dispute).
+    path("cases/<case:case_number>/dispute/", dispute.case_dispute, name="case_dispute"),
+    path("cases/<case:case_number>/dispute/items/new/", dispute.dispute_item, name="dispute_item_add"),
+    path("cases/<case:case_number>/dispute/items/<int:position>/", dispute.dispute_item, name="dispute_item"),
+    path(
+        "cases/<case:case_number>/dispute/items/<int:position>/remove/",
+        dispute.dispute_item_remove,
+        name="dispute_item_remove",
+    ),
+    path("cases/<case:case_number>/dispute/diagnoses/new/", dispute.dispute_diagnosis, name="dispute_diagnosis_add"),
+    path(
+        "cases/<case:case_number>/dispute/diagnoses/<int:position>/",
+        dispute.dispute_diagnosis,
+        name="dispute_diagnosis",
+    ),
+    path(
+        "cases/<case:case_number>/dispute/diagnoses/<int:position>/remove/",
+        dispute.dispute_diagnosis_remove,
+        name="dispute_diagnosis_remove",
+    ),
     path("cases/<case:case_number>/eligibility/", casework.case_eligibility, name="case_eligibility"),
     path("cases/<case:case_number>/request-records/", casework.case_request_records, name="case_request_records"),
     path("cases/<case:case_number>/records-complete/", casework.case_records_complete, name="case_records_complete"),

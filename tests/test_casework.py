@@ -304,11 +304,11 @@ def test_the_assignment_page_costs_the_same_queries_for_few_or_many_reviewers(
     add_reviewers(2)
     # session, user, groups, case with provider, items, their accepted specialties, exclusions,
     # reviewers with load, licences, certifications, affiliations; the items with their categories
-    # and the category and guideline catalogues, for the category correction forms
-    with django_assert_num_queries(14):
+    # and the category and guideline catalogues, for the category correction forms; the audit entry
+    with django_assert_num_queries(15):
         client.get(_url(ready_case, "assign"))
     add_reviewers(12)
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         client.get(_url(ready_case, "assign"))
 
 

@@ -247,8 +247,9 @@ def test_the_dashboard_costs_the_same_fourteen_queries_with_5_or_60_cases(
     # 1 session, 2 user, 3 the user's groups (role), 4 holidays of the due-soon window,
     # 5 open cases by status with the overdue and due-soon totals, 6 closed cases by status,
     # 7 overdue, 8 due soon, 9 waiting for records, 10 for assignment, 11 for quality review,
-    # 12 reviewer load, 13 letters and notices needing attention, 14 postal copies to mail.
-    with django_assert_num_queries(14):
+    # 12 reviewer load, 13 letters and notices needing attention, 14 postal copies to mail,
+    # 15 the audit entry naming the cases shown.
+    with django_assert_num_queries(15):
         response = client.get("/")
     assert response.status_code == 200
     assert response.context["dashboard"]["overdue"]["total"] > 0

@@ -440,8 +440,8 @@ def test_organization_search_returns_at_most_ten_in_a_fixed_number_of_queries(
     for n in range(12):
         OrganizationFactory(kind=Kind.EMPLOYER, name=f"Acme {n:02d}")
     client.force_login(coordinator)
-    # The session, the user, the user's groups, the search.
-    with django_assert_num_queries(4):
+    # The session, the user, the user's groups, the search, the audit entry naming what was found.
+    with django_assert_num_queries(5):
         data = client.get(ORG_SEARCH, {"kind": "employer", "q": "acme"}).json()
     assert len(data["results"]) == 10
 

@@ -334,8 +334,8 @@ def test_with_nothing_asked_the_page_lists_the_newest_decisions_without_counting
         decided(f"Acupuncture {day} sessions", reviewer=reviewer, on=dt.date(2026, 1, day))
     client.force_login(reviewer.user)
     # Session, user, groups, reviewer (4); the newest ids (1), their rows (1), citations (1) and cases'
-    # items (1); the filter's choices (4). No count, no chart.
-    with django_assert_num_queries(12):
+    # items (1); the filter's choices (4); the audit entry naming the cases shown (1). No count, no chart.
+    with django_assert_num_queries(13):
         response = client.get(SEARCH)
 
     page = response.content.decode()
@@ -373,8 +373,8 @@ def test_the_search_page_costs_the_same_queries_with_3_or_30_precedents(
     client.force_login(reviewer.user)
     # Session, user, groups, reviewer (4); the ranked ids with the number found (1), their rows (1),
     # citations (1) and cases' items (1); the chart's three groups (3); the filter's choices:
-    # categories, subcategories, guidelines, specialties (4).
-    with django_assert_num_queries(15):
+    # categories, subcategories, guidelines, specialties (4); the audit entry naming the cases shown (1).
+    with django_assert_num_queries(16):
         response = client.get(SEARCH, {"q": "acupuncture"})
     assert response.status_code == 200
 
@@ -509,6 +509,6 @@ def test_the_panel_costs_the_same_queries_with_2_or_20_precedents(
     url, params = panel_url(in_review, item=1)
     # Session, user, groups, reviewer (4); the case (1) and its items (1); the category asked for (1);
     # the ranked ids with the number found (1), their rows (1), citations (1) and cases' items (1);
-    # the category choices (1).
-    with django_assert_num_queries(12):
+    # the category choices (1); the audit entry naming the cases shown (1).
+    with django_assert_num_queries(13):
         assert client.get(url, params).status_code == 200

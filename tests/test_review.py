@@ -174,8 +174,9 @@ def test_the_queue_costs_the_same_queries_with_3_or_30_cases(client, reviewer, d
     for i in range(n):
         _queue_case(reviewer, S.IN_REVIEW, due_in=i, items=2)
     client.force_login(reviewer.user)
-    # session, user, the user's groups, the reviewer profile, the queue (item counts by subquery)
-    with django_assert_num_queries(5):
+    # session, user, the user's groups, the reviewer profile, the queue (item counts by subquery),
+    # the audit entry naming the cases shown
+    with django_assert_num_queries(6):
         response = client.get(reverse("reviews:reviewer_queue"))
     assert response.content.decode().count("Open workspace") == n
 

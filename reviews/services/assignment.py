@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..assignment import problems_for
+from ..audit import update_with_history
 from ..models import Case, CaseExclusion, Citation, Reviewer
 from .documents import documents_forget_openings
 from .errors import Problem, Refused
@@ -75,7 +76,15 @@ def case_reassign_reviewer(*, case: Case, reviewer: Reviewer, by: AbstractBaseUs
         date_assigned=timezone.localdate(),
         clinical_case_summary="",
     )
-    case.items.update(decision="", rationale="", review_cited_no_evidence=False, internal_note="")
+    update_with_history(
+        case.items.all(),
+        by=by,
+        decision="",
+        rationale="",
+        review_cited_no_evidence=False,
+        internal_note="",
+        coordinator_change="",  # the new reviewer starts from the items as they are
+    )
     documents_forget_openings(case=case)
     Citation.objects.filter(item__case=case, role=Citation.Role.REVIEW).delete()
     _notify_reviewer(case)

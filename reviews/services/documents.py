@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from ..audit import record_access
+from ..audit import record_access, update_with_history
 from ..documents import check_upload
 from ..models import Case, CaseDocument, CaseEvent
 from ..permissions import is_coordinator
@@ -131,7 +131,9 @@ def document_open(*, document: CaseDocument, by: AbstractBaseUser) -> CaseDocume
     if by_assigned_reviewer and document.first_opened_at is None:
         now = timezone.now()
         first_opening = bool(
-            CaseDocument.objects.filter(pk=document.pk, first_opened_at=None).update(first_opened_at=now)
+            update_with_history(
+                CaseDocument.objects.filter(pk=document.pk, first_opened_at=None), by=by, first_opened_at=now
+            )
         )
         if first_opening:
             document.first_opened_at = now

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .. import letters
+from ..audit import update_with_history
 from ..models import Case, CaseEvent, Letter, LetterDelivery
 from ..permissions import require_coordinator
 from .errors import Problem, Refused
@@ -105,10 +106,12 @@ def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
     retryable = Q(status=Letter.Status.FAILED) | Q(
         status__in=[Letter.Status.QUEUED, Letter.Status.RENDERING], status_changed_at__lt=stuck_since()
     )
-    updated = (
-        Letter.objects.rendered_with(letter)
-        .filter(retryable)
-        .update(status=Letter.Status.QUEUED, failure_reason="", status_changed_at=timezone.now())
+    updated = update_with_history(
+        Letter.objects.rendered_with(letter).filter(retryable),
+        by=by,
+        status=Letter.Status.QUEUED,
+        failure_reason="",
+        status_changed_at=timezone.now(),
     )
     if not updated:
         raise Refused(
@@ -176,8 +179,11 @@ def letter_render(*, letter_id: int) -> bool:
             _queue_service(Letter.objects.select_for_update().get(pk=lead.pk))
         return False
     together = Letter.objects.rendered_with(lead)
-    together.filter(status=Letter.Status.QUEUED).update(
-        status=Letter.Status.RENDERING, status_changed_at=timezone.now()
+    update_with_history(
+        together.filter(status=Letter.Status.QUEUED),
+        by=None,
+        status=Letter.Status.RENDERING,
+        status_changed_at=timezone.now(),
     )
     case = letters.letter_queryset().get(pk=lead.case_id)
     if lead.kind == Letter.Kind.FINAL_DETERMINATION and (problems := letters.credential_problems(case)):
@@ -216,8 +222,12 @@ def letter_render(*, letter_id: int) -> bool:
 def letter_mark_failed(*, letter_id: int, reason: str) -> None:
     """Record why rendering gave up, for the coordinator to read and retry."""
     letter = Letter.objects.get(pk=letter_id)
-    Letter.objects.rendered_with(letter).exclude(status=Letter.Status.READY).update(
-        status=Letter.Status.FAILED, failure_reason=reason[:2000], status_changed_at=timezone.now()
+    update_with_history(
+        Letter.objects.rendered_with(letter).exclude(status=Letter.Status.READY),
+        by=None,
+        status=Letter.Status.FAILED,
+        failure_reason=reason[:2000],
+        status_changed_at=timezone.now(),
     )
 
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .. import deadlines
+from ..audit import update_with_history
 from ..models import Case
 from ..permissions import COORDINATORS
 
@@ -33,6 +34,14 @@ def reviewer_assigned_email_send(*, case: Case) -> None:
     """
     if address := case.reviewer.user.email:
         _send("case-assigned", {"case": case, "link": _absolute(reverse("reviews:home"))}, [address])
+
+
+def reviewer_dispute_changed_email_send(*, case: Case) -> None:
+    """Tell the case's reviewer a coordinator changed its items or diagnoses: the number and a link only."""
+    if case.reviewer_id is None:  # released or declined since: nobody relies on the items now
+        return
+    link = _absolute(reverse("reviews:case_workspace", args=[case.case_number]))
+    _send("dispute-changed", {"case": case, "link": link}, [case.reviewer.user.email])
 
 
 def reviewer_expedited_email_send(*, case: Case) -> None:
@@ -86,9 +95,13 @@ def deadline_sweep(*, today: dt.date | None = None) -> tuple[list[int], list[int
         .select_for_update(skip_locked=True)
         .values_list("pk", flat=True)
     )
-    Case.objects.filter(pk__in=overdue).update(overdue_notified_at=now)
+    update_with_history(Case.objects.filter(pk__in=overdue), by=None, overdue_notified_at=now)
     # An overdue case was due soon too: never announce it as due soon afterwards.
-    Case.objects.filter(pk__in=overdue + due_soon, due_soon_notified_at__isnull=True).update(due_soon_notified_at=now)
+    update_with_history(
+        Case.objects.filter(pk__in=overdue + due_soon, due_soon_notified_at__isnull=True),
+        by=None,
+        due_soon_notified_at=now,
+    )
     return overdue, due_soon
 
 

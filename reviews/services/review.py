@@ -151,6 +151,7 @@ def item_review_save(
     item.review_cited_no_evidence = review_cited_no_evidence
     item.internal_note = internal_note
     item.rationale = rationale
+    item.coordinator_change = ""  # the reviewer has looked at the item as the coordinator changed it
     item.version = version + 1
     item.full_clean(exclude=["case", "category", "subcategory"])
     item.save()
@@ -182,6 +183,8 @@ def submission_problems(case: Case) -> list[Problem]:
     for item in items:
         label, panel = f"Item {item.position} ({item.request_text[:50]})", f"item-{item.position}"
         roles = {c.role for c in item.citations.all()}
+        if item.coordinator_change:
+            problems.append(f"{label} was changed by the coordinator: look at it again and save its panel.")
         if not item.decision:
             problems.append(Problem(f"{label} has no decision.", where=panel))
         if not item.rationale.strip():

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import deadlines
+from ..audit import record_list_access
 from ..filters import CaseFilter
 from ..models import Case
 from ..pagination import BoundedPaginator
@@ -33,6 +34,7 @@ def case_list(request):
     filterset = CaseFilter(request.GET, queryset=Case.objects.for_case_list())
     page = BoundedPaginator(filterset.qs, CASES_PER_PAGE, limit=CASE_LIST_LIMIT).get_page(request.GET.get("page"))
     page.object_list = with_time_left(page.object_list, now=timezone.now())
+    record_list_access(Case, [c.case_number for c in page.object_list], by=request.user, page="case list")
     sort = filterset.form.cleaned_data.get("sort", "")
     context = {
         "filter": filterset,

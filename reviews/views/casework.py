@@ -64,6 +64,7 @@ def case_detail(request, case_number):
 @coordinator_required
 def case_eligibility(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
+    record_access(case, by=request.user, page="eligibility")
     if not can_proceed(case.confirm_eligible):
         return _stale(request, case, "checked for eligibility")
     initial = eligibility.checklist_initial(case)
@@ -146,6 +147,7 @@ def case_assign(request, case_number):
     case = get_case_for_coordinator(
         request.user, case_number, Case.objects.select_related("reviewer__user", "requesting_provider__specialty")
     )
+    record_access(case, by=request.user, page="assignment")
     reassigning = can_proceed(case.reassign)  # the page takes both transitions
     if not (reassigning or can_proceed(case.assign)):
         return _stale(request, case, "assigned")

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import services
+from ..audit import record_access
 from ..documents import max_upload_bytes
 from ..forms.documents import DocumentUploadForm
 from ..permissions import coordinator_required, get_case_for_coordinator, get_document_for_user
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 def document_upload(request, case_number):
     """Upload several files to a case with one set of details; all are stored, or none."""
     case = get_case_for_coordinator(request.user, case_number)
+    record_access(case, by=request.user, page="document upload")
     # Bound on every POST: a POST carrying only files has an empty request.POST.
     form = DocumentUploadForm(request.POST, request.FILES) if request.method == "POST" else DocumentUploadForm()
     if request.method == "POST" and form.is_valid():

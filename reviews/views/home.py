@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import deadlines
+from ..audit import record_list_access
 from ..models import Case, Letter, LetterDelivery, Reviewer
 from ..permissions import is_coordinator, is_reviewer
 from ..services import letters as letter_services
@@ -24,7 +25,9 @@ LIST_CAP = 25
 def home(request):
     """The landing page: the dashboard for coordinators; reviewers go to their queue."""
     if is_coordinator(request.user):
-        return render(request, "reviews/home.html", {"dashboard": dashboard_context()})
+        dashboard = dashboard_context()
+        record_list_access(Case, dashboard_case_numbers(dashboard), by=request.user, page="dashboard")
+        return render(request, "reviews/home.html", {"dashboard": dashboard})
     if is_reviewer(request.user):
         return redirect("reviews:reviewer_queue")
     return render(request, "reviews/home.html", {})
@@ -78,6 +81,13 @@ def dashboard_context() -> dict:
         "to_mail": list(LetterDelivery.objects.to_mail()[: LIST_CAP + 1]),
         "cap": LIST_CAP,
     }
+
+
+def dashboard_case_numbers(dashboard: dict) -> list[str]:
+    """The numbers of the cases the dashboard's lists show, for the audit log."""
+    lists = ("overdue", "due_soon", "awaiting_records", "ready_for_assignment", "submitted")
+    numbers = [case.case_number for name in lists for case in dashboard[name]["cases"]]
+    return numbers + [letter.case.case_number for letter in dashboard["letters"]]
 
 
 def _capped(cases, total: int, now, field: str = "decision_due_date") -> dict:

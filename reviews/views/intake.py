@@ -5,8 +5,9 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from ..audit import record_list_access
 from ..forms.intake import CaseIntake
-from ..models import Organization, normalize_name
+from ..models import Organization, Provider, normalize_name
 from ..permissions import coordinator_required
 from ..services import parties
 
@@ -33,6 +34,7 @@ def organization_search(request):
     q = request.GET.get("q", "")
     found = parties.organization_search(kind=kind, q=q)
     exact = next((o for o in found if o.normalized_name == normalize_name(q)), None)
+    record_list_access(Organization, [o.pk for o in found], by=request.user, page="organisation search")
     return JsonResponse(
         {
             "results": [{"id": o.pk, "name": o.name, "detail": ""} for o in found],
@@ -50,6 +52,7 @@ def provider_search(request):
     key = parties.provider_key(q)
     namesakes = [p for p in found if parties.provider_key(p.name) == key]
     exact = namesakes[0] if len(namesakes) == 1 else None
+    record_list_access(Provider, [p.pk for p in found], by=request.user, page="provider search")
     return JsonResponse(
         {
             "results": [

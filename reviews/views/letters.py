@@ -74,6 +74,7 @@ def letters_context(case) -> dict:
 def case_letters(request, case_number):
     """The letters page; the panel alone for htmx, as it asks for itself every two seconds while a letter renders."""
     case = _case_for(request.user, case_number)
+    record_access(case, by=request.user, page="letters")
     template = "reviews/includes/_letters.html" if request.htmx else "reviews/case_letters.html"
     return render(request, template, letters_context(case))
 

@@ -10,10 +10,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from ..audit import record_access
+from ..audit import record_access, record_list_access
 from ..filters import PrecedentFilter
 from ..letters import letter_queryset, render_letter
-from ..models import DisputedItem, Letter
+from ..models import Case, DisputedItem, Letter
 from ..permissions import get_case_for_reviewer, get_issued_case_for_library, is_coordinator, library_reader_required
 from ..precedents import chart, item_words, precedent_page, precedent_rows, ranked_rows
 
@@ -33,11 +33,13 @@ def precedent_search(request):
         # whole library would cost a second at 100,000 items, for a page most leave at once.
         rows, _ = ranked_rows(found, words="", start=0, stop=RESULTS_PER_PAGE, counted=False)
         context.update(rows=precedent_rows(rows, words=""))
+        record_list_access(Case, [r.case_number for r in context["rows"]], by=request.user, page="precedent search")
         return render(request, "reviews/precedent_search.html", context)
     page = precedent_page(found, words=words, number=request.GET.get("page"), per_page=RESULTS_PER_PAGE)
     context.update(
         page=page, rows=precedent_rows(page.object_list, words=words), chart=chart(found.overturned_shares())
     )
+    record_list_access(Case, [r.case_number for r in context["rows"]], by=request.user, page="precedent search")
     return render(request, "reviews/precedent_search.html", context, status=200 if filterset.is_valid() else 400)
 
 
@@ -90,10 +92,13 @@ def case_precedents(request, case_number):
         "chosen": chosen,
         "form": form,
         "values": wanted,
-        "rows": precedent_rows(first, words=words),
+        "rows": (rows := precedent_rows(first, words=words)),
         "count": count,
         "full_search": reverse("reviews:precedent_search") + "?" + urlencode({k: v for k, v in wanted.items() if v}),
     }
+    # The reviewer's own case (its items' requests) and the determinations found.
+    numbers = [case.case_number, *(r.case_number for r in rows)]
+    record_list_access(Case, numbers, by=request.user, page="precedent panel")
     partial = request.htmx and request.htmx.target == "precedent-results"
     template = "reviews/includes/_ws_precedent_results.html" if partial else "reviews/includes/_ws_precedent_panel.html"
     return render(request, template, context)

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import services
+from ..audit import record_access
 from ..forms.quality import RedactionTextForm
 from ..letters import letter_queryset
 from ..permissions import coordinator_required, get_case_for_coordinator
@@ -48,6 +49,7 @@ def _render(request, case, *, form=None, status=200):
 def case_public_copy(request, case_number):
     """The public copy's texts, removals highlighted with their reasons, and the coordinator's controls."""
     case = get_case_for_coordinator(request.user, case_number, PUBLIC_COPY_PAGE)
+    record_access(case, by=request.user, page="public copy review")
     return _render(request, case)
 
 

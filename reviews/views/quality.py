@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_fsm import can_proceed, has_transition_perm
 
 from .. import services
+from ..audit import record_access, record_list_access
 from ..forms.quality import ApproveForm, ReturnForm
 from ..letters import letter_queryset, render_letter
 from ..models import Case, CaseEvent
@@ -60,10 +61,12 @@ def waiting_for_quality_review():
 @require_GET
 @coordinator_required
 def qa_list(request):
-    """The determinations waiting for quality review, 50 a page, in 5 queries however many (session, user,
-    groups, the bounded count, the page)."""
+    """The determinations waiting for quality review, 50 a page, in 6 queries however many (session, user,
+    groups, the bounded count, the page, the audit entry)."""
     paginator = BoundedPaginator(waiting_for_quality_review(), QA_PER_PAGE, limit=QA_LIST_LIMIT)
-    return render(request, "reviews/qa_list.html", {"page": paginator.get_page(request.GET.get("page"))})
+    page = paginator.get_page(request.GET.get("page"))
+    record_list_access(Case, [c.case_number for c in page], by=request.user, page="quality review list")
+    return render(request, "reviews/qa_list.html", {"page": page})
 
 
 def _render_qa(
@@ -115,6 +118,7 @@ def _stale(request, case: Case):
 def case_qa(request, case_number):
     """The determination as it will be issued, the submission checklist, the documents, and the two actions."""
     case = get_case_for_coordinator(request.user, case_number, QA_PAGE)
+    record_access(case, by=request.user, page="quality review")
     return _render_qa(request, case)
 
 

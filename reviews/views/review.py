@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import services
-from ..audit import record_access
+from ..audit import record_access, record_list_access
 from ..forms.review import AttestForm, DeclineForm, ItemReviewForm, SummaryForm
 from ..letters import letter_queryset, render_letter
 from ..models import Case, Citation, DisputedItem, Guideline
@@ -126,7 +126,8 @@ def _saved(request, panel: str, version: int, warnings=()):
 @_reviewer_required
 def reviewer_queue(request):
     """The reviewer's landing page: their own cases, expedited first then by due date, in 5 queries."""
-    cases = Case.objects.for_reviewer_queue(request.user.reviewer)
+    cases = list(Case.objects.for_reviewer_queue(request.user.reviewer))
+    record_list_access(Case, [c.case_number for c in cases], by=request.user, page="reviewer queue")
     return render(request, "reviews/reviewer_queue.html", {"cases": cases, "tab": "open"})
 
 
@@ -140,6 +141,7 @@ def reviewer_completed(request):
     """The reviewer's finished determinations, latest first, 25 a page: the queue's "Completed" tab."""
     cases = Case.objects.for_reviewer_completed(request.user.reviewer)
     page = Paginator(cases, COMPLETED_PER_PAGE).get_page(request.GET.get("page"))
+    record_list_access(Case, [c.case_number for c in page], by=request.user, page="reviewer completed")
     return render(request, "reviews/reviewer_completed.html", {"page": page, "tab": "completed"})
 
 

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from imr.celery import app
 from reviews import chaos
+from reviews.audit import record_bulk_created
 from reviews.letters import letter_queryset
 from reviews.models import Case, Citation, Diagnosis, DisputedItem, Letter, LetterDelivery, OutboxEntry
 from reviews.services import case_approve, public_copy_confirm, public_copy_of
@@ -136,22 +137,24 @@ class Command(BaseCommand):
                     case_number=case_number_next(year=timezone.localdate().year),
                 )
                 case.save()
-                Diagnosis.objects.bulk_create(
+                copies = Diagnosis.objects.bulk_create(
                     Diagnosis(case=case, position=d.position, icd10_code=d.icd10_code, description=d.description)
                     for d in diagnoses
                 )
+                record_bulk_created(copies, by=None)
                 for item in items:
                     copy = DisputedItem.objects.get(pk=item.pk)
                     copy.pk = copy.id = None
                     copy.case = case
                     copy.save()
-                    Citation.objects.bulk_create(
+                    citations = Citation.objects.bulk_create(
                         Citation(
                             item=copy, role=c.role, position=c.position, guideline=c.guideline,
                             sections=c.sections, pages=c.pages,
                         )
                         for c in item.citations.all()
                     )  # fmt: skip
+                    record_bulk_created(citations, by=None)
                 created.append(case)
         return created
 
