@@ -29,7 +29,7 @@ BUDGETS = {
     "case list, page 500": 8,
     "case page": 12,  # with its letters and notices, and those ready and unserved
     "eligibility": 9,
-    "assign": 12,
+    "assign": 15,
     # the bounded count, the page, the audit entry
     "QA list": 6,
     "QA page": 15,
