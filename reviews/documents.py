@@ -1,6 +1,7 @@
 """Checks on an uploaded record: its type from its content, its size, and its page count."""
 
 import dataclasses
+import re
 import warnings
 
 import filetype
@@ -74,8 +75,34 @@ def sniff_content_type(file) -> str | None:
     return kind.mime
 
 
+# A page object as a PDF writes it in plain bytes ("/Type /Page", not "/Pages").
+_PAGE_OBJECT_RE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+_SCAN_CHUNK = 1024 * 1024
+
+
+def _plain_pages_over_limit(file) -> bool:
+    """Whether the bytes hold more page objects than the limit, counted in one pass that stops there.
+
+    pypdf's opening reads every object of the file before any page can be counted (seconds for
+    tens of thousands of pages); most files, and the cheap attack, write their pages in plain
+    bytes, so this refuses them first. Pages packed in object streams go to _pdf_pages.
+    """
+    limit, found, tail = settings.IMR_MAX_DOCUMENT_PAGES, 0, b""
+    file.seek(0)
+    while chunk := file.read(_SCAN_CHUNK):
+        window = tail + chunk
+        # The tail is scanned again for a match cut by the boundary; one found whole before is not counted twice.
+        found += sum(1 for m in _PAGE_OBJECT_RE.finditer(window) if m.end() > len(tail))
+        if found > limit:
+            return True
+        tail = window[-64:]
+    return False
+
+
 def pdf_page_count(file) -> int:
     """Count the pages of a PDF; ValidationError when it cannot be read as a browser would need to."""
+    if _plain_pages_over_limit(file):
+        raise _too_many_pages()
     file.seek(0)
     try:
         reader = PdfReader(file)
@@ -83,13 +110,13 @@ def pdf_page_count(file) -> int:
             # An empty user password still opens in any viewer; a real one would lock the reviewer out.
             try:
                 reader.decrypt("")
-                pages = len(reader.pages)
+                pages = _pdf_pages(reader)
             except FileNotDecryptedError:
                 raise ValidationError(
                     "is password-protected; ask the sender for a copy without a password.", code="pdf_encrypted"
                 ) from None
         else:
-            pages = len(reader.pages)
+            pages = _pdf_pages(reader)
     except ValidationError:
         raise
     except Exception as exc:  # pypdf raises many types on damaged input; any of them means unreadable
@@ -102,9 +129,40 @@ def pdf_page_count(file) -> int:
         file.seek(0)
     if pages < 1:
         raise ValidationError("is a PDF without any pages.", code="pdf_empty")
-    if pages > settings.IMR_MAX_DOCUMENT_PAGES:
-        raise _too_many_pages()
     return pages
+
+
+def _pdf_pages(reader: PdfReader) -> int:
+    """The leaves of the page tree, counted up to the limit.
+
+    pypdf's len(reader.pages) builds an object for every page first (a minute for 100,000 pages);
+    this walk stops one page past the limit, and refuses a declared /Count over it at once. Each
+    node is visited once, so a tree with cycles ends too.
+    """
+    limit = settings.IMR_MAX_DOCUMENT_PAGES
+    root = reader.trailer["/Root"]["/Pages"]
+    if isinstance(root.get("/Count"), int) and root["/Count"] > limit:
+        raise _too_many_pages()
+    count, seen, stack = 0, set(), [iter([root])]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+            continue
+        if (key := getattr(node, "idnum", None)) is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+            if len(seen) > 2 * limit + 100:  # a tree of empty branches as wide as a bomb
+                raise _too_many_pages()
+        node = node.get_object()
+        if "/Kids" in node:
+            stack.append(iter(node["/Kids"]))
+            continue
+        count += 1
+        if count > limit:
+            raise _too_many_pages()
+    return count
 
 
 def _too_many_pages() -> ValidationError:
