@@ -4,7 +4,8 @@ The patterns are read from the URLconf, so a new one fails `test_every_url_patte
 until it has a rule in APP_RULES (the application's and the libraries' pages) or, for the
 admin, until its model has a kind in ADMIN_MODELS. For each pattern, persona and state the
 matrix sends a GET and a POST and checks the status; for every refused request it also checks
-that nothing changed in the database. The world (cases, people, files) is built once for the
+that nothing changed in the database, and every answer to a signed-in user (and every error)
+must forbid caching. The world (cases, people, files) is built once for the
 module; every request runs in a savepoint rolled back after it, so each sees the same world.
 """
 
@@ -669,6 +670,11 @@ def run_matrix(world, persona):
                             changed = f" but changed {counts or 'a case'}"
                     transaction.set_rollback(True)
                 client.cookies = SimpleCookie(cookies.output(header="", sep="\n"))  # a sign-out undone
+                # Case data is never kept by a browser or proxy (reviews.middleware.NoStoreMiddleware).
+                if (persona != "anonymous" or response.status_code >= 400) and response.get(
+                    "Cache-Control"
+                ) != "no-store, private":
+                    changed += f" without Cache-Control: no-store, private ({response.get('Cache-Control')})"
                 if not _matches(outcome, expected) or changed:
                     failures.append(f"{method} {url} [{pattern.key}, {state}]: {outcome}, expected {expected}{changed}")
     return failures
