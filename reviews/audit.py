@@ -91,7 +91,8 @@ def record_bulk_created(instances, *, by) -> None:
             object_id=instance.pk,
             object_repr=str(instance)[:255],
             action=LogEntry.Action.CREATE,
-            changes=model_instance_diff(None, instance),
+            # Own columns only: auditlog would also read reverse relations, a query per row for a one-to-one.
+            changes=model_instance_diff(None, instance, [f.name for f in instance._meta.concrete_fields]),
             actor=by,
             actor_email=getattr(by, "email", None) or None,
         )

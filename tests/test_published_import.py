@@ -143,6 +143,27 @@ def test_importing_again_skips_and_update_replaces_without_a_second_case(coordin
     assert case.items.count() == 10 and case.items.get(position=1).rationale.startswith("The California MTUS")
 
 
+def test_a_letter_the_database_refuses_fails_alone_and_the_rest_of_its_chunk_is_imported(coordinator, tmp_path):
+    """Letters are written a chunk at a time; a chunk with a bad letter is redone one by one."""
+    for path in LETTERS[:3]:
+        (tmp_path / path.name).write_text(path.read_text())
+    bad = LETTERS[3].read_text().replace("California", "Atlantis", 1)  # the first is the state of licensure
+    assert "Atlantis" in bad
+    (tmp_path / "unknown-state.txt").write_text(bad)
+    out, err, status = _import(tmp_path)
+    assert status == 1 and "unknown-state.txt: unknown state of licensure 'Atlantis'" in err
+    assert "3 imported, 0 replaced, 0 skipped, 1 failed" in err
+    assert sorted(Case.objects.values_list("imported_from", flat=True)) == sorted(p.name for p in LETTERS[:3])
+
+
+def test_a_case_number_twice_in_one_import_is_imported_once_and_then_skipped(coordinator, tmp_path):
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(LETTERS[0].read_text())
+    out, err, status = _import(tmp_path)
+    assert status == 0 and "1 imported, 0 replaced, 1 skipped, 0 failed" in out
+    assert list(Case.objects.values_list("imported_from", flat=True)) == ["a.txt"]
+
+
 def test_an_import_never_replaces_a_case_of_our_own(coordinator):
     call_command("seed_demo", stdout=StringIO())
     ours = Case.objects.get(claim_number="DEMO-2007-0221")
@@ -316,7 +337,14 @@ def test_items_and_citations_written_in_bulk_keep_their_history_with_the_importe
     path = next(p for p in LETTERS if p.stem == "CM16-0230651")
     _import(path)
     case = Case.objects.get(case_number="CM16-0230651")
-    for model, rows in ((DisputedItem, case.items.all()), (Citation, Citation.objects.filter(item__case=case))):
+    assert list(case.events.values_list("actor", "to_status", "note")) == [
+        (coordinator.pk, Case.Status.ISSUED, "imported from CM16-0230651.txt")
+    ]
+    for model, rows in (
+        (Case, [case]),
+        (DisputedItem, case.items.all()),
+        (Citation, Citation.objects.filter(item__case=case)),
+    ):
         entries = LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(model))
         assert sorted(entries.values_list("object_id", flat=True)) == sorted(r.pk for r in rows)
         assert {e.actor for e in entries} == {coordinator} and all(e.action == LogEntry.Action.CREATE for e in entries)

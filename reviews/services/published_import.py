@@ -9,11 +9,12 @@ of credentials), which is what the letter renders again.
 
 import datetime as dt
 import hashlib
+import itertools
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -47,6 +48,9 @@ from .outbox import outbox_enqueue
 
 NOT_PUBLISHED = "Not published"
 STATE_CODES = {name.casefold(): code for code, name in US_STATES.items()}
+# Letters written in one transaction by run_many: big enough that the per-letter round trips vanish,
+# small enough that a chunk the database refuses is cheap to redo one by one.
+CHUNK = 100
 FAR_FUTURE = dt.date(9999, 12, 31)  # a published credential is stated as held on the decision date
 
 
@@ -114,7 +118,85 @@ class DeterminationImporter:
             return ImportOutcome(source, "failed", number, reason)
         return ImportOutcome(source, "replaced" if existing else "imported", number)
 
+    def run_many(self, letters: Iterable[tuple[str, Callable[[], str]]]) -> Iterator[ImportOutcome]:
+        """Import (source, read) pairs, yielding each letter's outcome in order; never raises for a bad letter.
+
+        `read` gives the letter's text, or raises OSError (reported as the letter's failure).
+
+        New letters are written CHUNK at a time in one transaction, a handful of inserts for the whole
+        chunk instead of a dozen per letter. Anything else (a case number on file or repeated in the
+        chunk, a letter that cannot be read) goes through run() one by one, and so does every letter of
+        a chunk the database refuses: what is reported for each letter, and what is kept of it, is
+        exactly what run() alone would give.
+        """
+        letters = iter(letters)
+        while chunk := list(itertools.islice(letters, CHUNK)):
+            yield from self._run_chunk(chunk)
+
+    def _run_chunk(self, chunk: list[tuple[str, Callable[[], str]]]) -> list[ImportOutcome]:
+        texts: list[str | OSError] = []
+        for _source, read in chunk:
+            try:
+                texts.append(read())
+            except OSError as error:
+                texts.append(error)
+        readable = {}  # case number -> (index in chunk, letter), first of each number only
+        for index, text in enumerate(texts):
+            try:
+                letter = published.parse(text) if isinstance(text, str) else None
+            except published.UnreadableLetter:
+                letter = None  # run() reports it
+            if letter and (number := letter.header.get("case_number")):
+                readable.setdefault(number, (index, letter))
+        try:
+            with transaction.atomic():
+                on_file = set(Case.objects.filter(case_number__in=readable).values_list("case_number", flat=True))
+                fresh = {index: letter for number, (index, letter) in readable.items() if number not in on_file}
+                self._write_new(fresh, chunk)
+        except (_Refused, ValidationError, IntegrityError):
+            self._forget()
+            fresh = {}
+        outcomes = []
+        for index, ((source, _read), text) in enumerate(zip(chunk, texts, strict=True)):
+            if index in fresh:
+                outcomes.append(ImportOutcome(source, "imported", fresh[index].header["case_number"]))
+            elif isinstance(text, OSError):
+                outcomes.append(ImportOutcome(source, "failed", reason=f"cannot read: {text}"))
+            else:
+                outcomes.append(self.run(text=text, source=source))
+        return outcomes
+
+    def _write_new(self, letters: dict[int, published.PublishedLetter], chunk: list[tuple[str, object]]) -> None:
+        """Write new letters' cases, items, citations, events and history in a few bulk inserts."""
+        cases = [self._case(letter, source=chunk[index][0], existing=None) for index, letter in letters.items()]
+        Case.objects.bulk_create(cases)
+        rows = [self._rows(case, letter) for case, letter in zip(cases, letters.values(), strict=True)]
+        items = [item for case_items, _ in rows for item in case_items]
+        DisputedItem.objects.bulk_create(items)
+        citations = [citation for _, make_citations in rows for citation in make_citations()]
+        Citation.objects.bulk_create(citations)
+        record_bulk_created([*cases, *items, *citations], by=self.by)
+        CaseEvent.objects.bulk_create(
+            CaseEvent(case=case, actor=self.by, to_status=case.status, note=f"imported from {case.imported_from}")
+            for case in cases
+        )
+
     def _write(self, letter: published.PublishedLetter, *, source: str, existing: Case | None) -> Case:
+        case = self._case(letter, source=source, existing=existing)
+        if existing is not None:
+            case.items.all().delete()
+        case.save()
+        items, make_citations = self._rows(case, letter)
+        # In bulk, with their history written alongside: a letter's rows in three inserts, not thirty.
+        DisputedItem.objects.bulk_create(items)
+        citations = make_citations()
+        Citation.objects.bulk_create(citations)
+        record_bulk_created([*items, *citations], by=self.by)
+        CaseEvent.record(case, by=self.by, note=f"{'re-imported' if existing else 'imported'} from {source}")
+        return case
+
+    def _case(self, letter: published.PublishedLetter, *, source: str, existing: Case | None) -> Case:
+        """The letter's case, validated and not saved: `existing` updated, or a new one."""
         header = letter.header
         fields = {
             "priority": header.get("priority", "Standard").lower(),
@@ -144,7 +226,6 @@ class DeterminationImporter:
             case = existing
             for name, value in fields.items():
                 setattr(case, name, value)
-            case.items.all().delete()
         # The database checks the constraints at insert (IntegrityError, caught by run): checking each
         # in Python first costs a query per constraint, most of an import's time. The parties and the
         # reviewer are rows this importer just read or wrote, and the number was looked up above.
@@ -152,7 +233,10 @@ class DeterminationImporter:
             exclude=["case_number", "employer", "claims_administrator", "requesting_provider", "reviewer"],
             validate_constraints=False,
         )
-        case.save()
+        return case
+
+    def _rows(self, case: Case, letter: published.PublishedLetter):
+        """The case's validated, unsaved items, and a function giving their citations once the items are saved."""
         items = []
         for position, entry in enumerate(letter.items, start=1):
             category, subcategory = self._category(entry.request)
@@ -173,19 +257,20 @@ class DeterminationImporter:
             )
             item.full_clean(exclude=["case", "category", "subcategory"], validate_constraints=False)
             items.append(item)
-        # In bulk, with their history written alongside: a letter's rows in three inserts, not thirty.
-        DisputedItem.objects.bulk_create(items)
-        citations = [
-            Citation(item=item, role=role, position=n, guideline=guideline, sections=sections, pages=cited.pages)
-            for item, entry in zip(items, letter.items, strict=True)
-            for role, line in ((Citation.Role.CLAIMS_ADMINISTRATOR, entry.ca), (Citation.Role.REVIEW, entry.review))
-            for n, cited in enumerate(line.citations, start=1)
-            for guideline, sections in [self._guideline(cited, letter.layout)]
-        ]
-        Citation.objects.bulk_create(citations)
-        record_bulk_created([*items, *citations], by=self.by)
-        CaseEvent.record(case, by=self.by, note=f"{'re-imported' if existing else 'imported'} from {source}")
-        return case
+
+        def citations() -> list[Citation]:
+            return [
+                Citation(item=item, role=role, position=n, guideline=guideline, sections=sections, pages=cited.pages)
+                for item, entry in zip(items, letter.items, strict=True)
+                for role, line in (
+                    (Citation.Role.CLAIMS_ADMINISTRATOR, entry.ca),
+                    (Citation.Role.REVIEW, entry.review),
+                )
+                for n, cited in enumerate(line.citations, start=1)
+                for guideline, sections in [self._guideline(cited, letter.layout)]
+            ]
+
+        return items, citations
 
     def _placeholder(self, kind: str) -> Organization | Provider:
         if kind not in self.placeholders:

@@ -36,7 +36,9 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 started = time.perf_counter()
-                outcomes = [importer.run(text=text, source=f"bench-{n}.txt") for n, text in enumerate(sources)]
+                outcomes = list(
+                    importer.run_many((f"bench-{n}.txt", lambda text=text: text) for n, text in enumerate(sources))
+                )
                 elapsed = time.perf_counter() - started
                 items = sum(len(published.parse(text).items) for text in sources[:100]) / min(count, 100)
                 if not keep:

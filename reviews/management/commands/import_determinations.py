@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
 from reviews.management.acting import acting_user
-from reviews.services.published_import import DeterminationImporter, ImportOutcome, letter_text
+from reviews.services.published_import import DeterminationImporter, letter_text
 
 SUFFIXES = (".txt", ".pdf")
 
@@ -44,11 +44,8 @@ class Command(BaseCommand):
         if not files:
             raise CommandError("No .txt or .pdf file found.")
         counts = {"imported": 0, "replaced": 0, "skipped": 0, "failed": 0}
-        for path in files:
-            try:
-                outcome = importer.run(text=letter_text(path.name, path.read_bytes()), source=path.name)
-            except OSError as error:
-                outcome = ImportOutcome(path.name, "failed", reason=f"cannot read: {error}")
+        letters = ((path.name, lambda path=path: letter_text(path.name, path.read_bytes())) for path in files)
+        for path, outcome in zip(files, importer.run_many(letters), strict=True):
             counts[outcome.status] += 1
             if outcome.status == "failed":
                 self.stderr.write(f"{path}: {outcome.reason}")
