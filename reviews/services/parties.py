@@ -11,13 +11,6 @@ from ..models import Organization, Provider, normalize_name
 from ..permissions import require_coordinator
 
 SEARCH_LIMIT = 10
-# Words of a search that reach SQL, each one a LIKE: a name is found by its first few words, and a
-# pasted paragraph must not become a query deeper than the database parses (SQLite: 1000).
-SEARCH_WORDS = 8
-
-
-def _search_words(text: str) -> list[str]:
-    return list(dict.fromkeys(text.split()))[:SEARCH_WORDS]
 
 
 def organization_search(*, kind: str, q: str, limit: int = SEARCH_LIMIT) -> list[Organization]:
@@ -131,3 +124,12 @@ def provider_get_or_create(*, name: str, npi: str = "", by: AbstractBaseUser) ->
             raise
         return Provider.objects.get(npi=npi)
     return provider
+
+
+# Words of a search that reach SQL, each one a LIKE: a name is found by its first few words, and a
+# pasted paragraph must not become a query deeper than the database parses (SQLite: 1000).
+SEARCH_WORDS = 8
+
+
+def _search_words(text: str) -> list[str]:
+    return list(dict.fromkeys(text.split()))[:SEARCH_WORDS]
