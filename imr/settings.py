@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "auditlog",
     "csp",
     "health_check",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "reviews",
 ]
 
@@ -66,9 +69,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "reviews.middleware.NoStoreMiddleware",
     "reviews.middleware.RefuseNulCharacterMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "reviews.accounts.MfaRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -130,9 +135,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "reviews:home"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "America/Los_Angeles"  # statutory clocks run on California days
@@ -215,6 +224,40 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# Sign-in (django-allauth): accounts are made by an admin, users sign in with their username, reset a
+# forgotten password by e-mail and set up TOTP two-factor authentication (see reviews/accounts.py).
+ACCOUNT_ADAPTER = "reviews.accounts.AccountAdapter"
+MFA_ADAPTER = "reviews.accounts.MFAAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]  # signup is closed (the adapter)
+ACCOUNT_EMAIL_VERIFICATION = "none"  # an admin enters each address
+ACCOUNT_PREVENT_ENUMERATION = True  # a reset asked for an unknown address answers as for a known one
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False  # ... and sends nothing: no mail to addresses strangers type in
+ACCOUNT_SESSION_REMEMBER = False  # the session ends with the browser (and after DJANGO_SESSION_COOKIE_AGE)
+ACCOUNT_LOGOUT_REDIRECT_URL = LOGOUT_REDIRECT_URL
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"  # links in password-reset e-mails
+PASSWORD_RESET_TIMEOUT = 3600  # a reset link works once, within the hour (Django's default: three days)
+# Failed sign-ins: after IMR_LOGIN_FAILURES_PER_ACCOUNT for one username, or IMR_LOGIN_FAILURES_PER_ADDRESS
+# from one address, within IMR_LOGIN_FAILURE_WINDOW seconds, every attempt is refused, the right password
+# too, until the window has passed. A successful sign-in does not count.
+IMR_LOGIN_FAILURE_WINDOW = env.int("IMR_LOGIN_FAILURE_WINDOW", default=15 * 60)
+IMR_LOGIN_FAILURES_PER_ACCOUNT = env.int("IMR_LOGIN_FAILURES_PER_ACCOUNT", default=5)
+IMR_LOGIN_FAILURES_PER_ADDRESS = env.int("IMR_LOGIN_FAILURES_PER_ADDRESS", default=20)
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": (
+        f"{IMR_LOGIN_FAILURES_PER_ADDRESS}/{IMR_LOGIN_FAILURE_WINDOW}s/ip,"
+        f"{IMR_LOGIN_FAILURES_PER_ACCOUNT}/{IMR_LOGIN_FAILURE_WINDOW}s/key"
+    ),
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_TOLERANCE = 1  # one 30-second period either side: a phone's clock a little off still works
+# Two-factor authentication is required of coordinators and admins, and of reviewers once
+# IMR_MFA_REVIEWER_GRACE_DAYS have passed since their account was made (until then it is offered after
+# each sign-in). IMR_MFA_ENROLMENT_OPTIONAL makes it an offer for everyone: the embedded default's demo
+# users can look around without a phone. Production (DJANGO_DEBUG off) ignores it and always requires.
+IMR_MFA_REVIEWER_GRACE_DAYS = env.int("IMR_MFA_REVIEWER_GRACE_DAYS", default=14)
+IMR_MFA_ENROLMENT_OPTIONAL = DEBUG and env.bool("IMR_MFA_ENROLMENT_OPTIONAL", default=True)
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
@@ -257,6 +300,8 @@ LOGGING = {
 IMR_BASE_URL = env.str("IMR_BASE_URL", default="http://127.0.0.1:8000")  # for links in e-mails
 IMR_ORGANIZATION_NAME = env.str("IMR_ORGANIZATION_NAME", default="IMR Desk Review Organization")
 IMR_ORGANIZATION_SHORT_NAME = env.str("IMR_ORGANIZATION_SHORT_NAME", default="IMR Desk")
+MFA_TOTP_ISSUER = IMR_ORGANIZATION_SHORT_NAME  # the name authenticator apps show beside the code
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{IMR_ORGANIZATION_SHORT_NAME}] "
 IMR_LETTER_LAYOUT = env.str("IMR_LETTER_LAYOUT", default="2016")  # layout of new letters: 2014 or 2016
 IMR_REQUIRE_CALIFORNIA_LICENSE = env.bool("IMR_REQUIRE_CALIFORNIA_LICENSE", default=False)
 # Reverse proxies in front of the application that append to X-Forwarded-For (0: none, trust REMOTE_ADDR).

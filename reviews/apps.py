@@ -10,7 +10,7 @@ class ReviewsConfig(AppConfig):
     def ready(self):
         from django.db.backends.signals import connection_created
 
-        from . import audit  # noqa: F401  registers models with django-auditlog
+        from . import accounts, audit  # noqa: F401  register models with django-auditlog, connect signal receivers
         from .precedents import set_word_similarity_threshold
 
         connection_created.connect(set_word_similarity_threshold, dispatch_uid="reviews_word_similarity_threshold")

@@ -1,5 +1,7 @@
 """Personas and shared fixtures: coordinator (alice), reviewer (bob), other_reviewer (charlie), admin."""
 
+import uuid
+
 import pytest
 
 from tests.factories import (
@@ -15,6 +17,15 @@ from tests.factories import (
 def fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs a quarter second a user; tests need no such protection.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def cache_of_its_own(settings):
+    """Each test's cache keys under a prefix of their own: sign-in rate limits (allauth counts failures in the
+    cache) and used TOTP codes never carry over from one test, or one run, to the next. Nothing is flushed:
+    on CI the cache shares Redis with the broker."""
+    default = settings.CACHES["default"]
+    settings.CACHES = {**settings.CACHES, "default": {**default, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
 
 
 @pytest.fixture

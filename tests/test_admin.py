@@ -4,6 +4,9 @@ import io
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
@@ -104,6 +107,11 @@ def an_object_of(model):
         return LetterFactory(case=example)
     if model is LetterDelivery:
         return LetterDeliveryFactory(letter=example.letters.first())
+    coordinator = get_user_model().objects.get(username="coordinator")
+    if model is EmailAddress:
+        return EmailAddress.objects.create(user=coordinator, email=coordinator.email, primary=True, verified=True)
+    if model is Authenticator:
+        return TOTP.activate(coordinator, generate_totp_secret()).instance
     pytest.fail(f"The demo data has no {model._meta.label} and this test knows no way to make one: add it here.")
 
 

@@ -6,18 +6,20 @@ from reviews.models import Case
 from tests.factories import CaseFactory
 
 
-def test_logging_in_with_the_form_lands_on_the_home_page(client, coordinator):
+def test_logging_in_with_the_form_offers_the_mfa_enrolment_on_the_way_to_the_home_page(client, coordinator):
+    # The embedded default (IMR_MFA_ENROLMENT_OPTIONAL) offers the enrolment as a step; tests/test_mfa.py has the rest.
     response = client.post(
-        "/accounts/login/", {"username": "alice", "password": "correct horse battery staple"}, follow=True
+        "/accounts/login/", {"login": "alice", "password": "correct horse battery staple"}, follow=True
     )
-    assert response.redirect_chain[-1][0] == "/"
-    assert b"Alice" in response.content
+    assert response.redirect_chain[-1][0] == "/accounts/2fa/totp/activate/"
+    assert b'href="/">Not now</a>' in response.content
+    assert b"Alice" in client.get("/").content
 
 
 def test_a_wrong_password_is_refused_with_a_message_in_place(client, coordinator):
-    response = client.post("/accounts/login/", {"username": "alice", "password": "nope"})
+    response = client.post("/accounts/login/", {"login": "alice", "password": "nope"})
     assert response.status_code == 200
-    assert b"Please enter a correct username and password" in response.content
+    assert b"The username and/or password you specified are not correct." in response.content
     assert "_auth_user_id" not in client.session
 
 

@@ -347,7 +347,7 @@ def test_with_nothing_asked_the_page_lists_the_newest_decisions_without_counting
 
 def test_the_search_page_sends_anonymous_users_to_log_in_and_refuses_users_without_a_role(client, db):
     response = client.get(SEARCH)
-    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert response.status_code == 302 and response.url.startswith(reverse("account_login"))
     client.force_login(UserFactory(username="nobody"))
     assert client.get(SEARCH).status_code == 403
 
@@ -414,7 +414,7 @@ def test_a_determination_not_issued_has_no_public_copy_even_for_its_own_reviewer
 def test_the_public_copy_refuses_anonymous_users_users_without_a_role_and_other_methods(client, reviewer):
     url = reverse("reviews:precedent_public_copy", args=[decided("PT", reviewer=reviewer).case.case_number])
     response = client.get(url)
-    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert response.status_code == 302 and response.url.startswith(reverse("account_login"))
     client.force_login(UserFactory(username="nobody"))
     assert client.get(url).status_code == 403
     client.force_login(reviewer.user)
@@ -490,7 +490,7 @@ def test_the_panels_own_form_replaces_only_the_results(client, reviewer, other_r
 def test_the_panel_is_only_for_the_cases_own_reviewer(client, reviewer, other_reviewer, coordinator, in_review):
     url, params = panel_url(in_review, item=1)
     response = client.get(url, params)
-    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert response.status_code == 302 and response.url.startswith(reverse("account_login"))
     for outsider in (other_reviewer.user, coordinator):
         client.force_login(outsider)
         assert client.get(url, params).status_code == 404

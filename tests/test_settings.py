@@ -106,3 +106,12 @@ def test_the_deployment_checklist_is_clean_in_production_mode():
     )
     result = run(code, **{**PRODUCTION, **secret})
     assert result.returncode == 0, result.stderr
+
+
+def test_production_mode_requires_two_factor_authentication_whatever_the_environment_says():
+    code = SETUP + "; from django.conf import settings; print(settings.IMR_MFA_ENROLMENT_OPTIONAL)"
+
+    production = run(code, **PRODUCTION, IMR_MFA_ENROLMENT_OPTIONAL="true")
+    development = run(code)
+
+    assert (production.stdout.strip(), development.stdout.strip()) == ("False", "True"), production.stderr

@@ -107,7 +107,7 @@ def _autosave_login_required(view):
                 status=401,
                 state="expired",
                 message="Not saved: your session has expired. Your text is kept in this browser.",
-                login_url=f"{reverse('login')}?next={workspace}",
+                login_url=f"{reverse('account_login')}?next={workspace}",
             )
         return view(request, case_number, **kwargs)
 

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from pypdf import PdfWriter
 
 from reviews.models import Case, CaseDocument, License
+from tests.browser.conftest import submit_login
 
 # The live server answers from another thread, so the demo data must be committed: a transactional test.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -71,9 +72,7 @@ def test_a_coordinator_takes_a_new_case_from_intake_to_an_assigned_reviewer(
 
     # Log in, and land on the dashboard.
     page.goto(f"{live_server.url}/")
-    page.get_by_label("Username").fill("coordinator")
-    page.get_by_label("Password").fill("imr-demo-coordinator")
-    page.get_by_role("button", name="Log in").click()
+    submit_login(page, "coordinator", "imr-demo-coordinator")
     expect(page).to_have_url(f"{live_server.url}/")
     expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
     expect(page.get_by_text("Reviewer load")).to_be_visible()

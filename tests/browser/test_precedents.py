@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from reviews.models import Case, Guideline
 from reviews.permissions import COORDINATORS
+from tests.browser.conftest import submit_login
 from tests.factories import (
     BoardCertificationFactory,
     CaseFactory,
@@ -162,9 +163,7 @@ def library(transactional_db):
 
 def log_in(page, base_url: str, username: str):
     page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    submit_login(page, username, PASSWORD)
 
 
 def test_a_coordinator_searches_precedents_and_reads_the_share_overturned(

@@ -4,6 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from reviews.models import Case, DisputedItem, Provider, Redaction
+from tests.browser.conftest import submit_login
 
 # The live server answers from another thread, so the data must be committed: a transactional test.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -41,9 +42,7 @@ def test_the_coordinator_checks_undoes_adds_and_confirms_the_public_copy_then_ap
 ):
     case = shoulder_case
     page.goto(f"{live_server.url}/cases/{case.case_number}/qa/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill("correct horse battery staple")
-    page.get_by_role("button", name="Log in").click()
+    submit_login(page, "alice", "correct horse battery staple")
     expect(page.get_by_role("button", name="Approve the determination")).to_be_disabled()
     page.get_by_role("link", name="Check and confirm it").click()
     expect(page).to_have_url(f"{live_server.url}/cases/{case.case_number}/qa/public-copy/")

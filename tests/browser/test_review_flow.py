@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from reviews import services
 from reviews.models import Case, CaseDocument, CaseEvent, Citation, Guideline, Letter, Reviewer
+from tests.browser.conftest import submit_login
 
 # The live server answers from another thread, so the data must be committed: a transactional test.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -188,9 +189,7 @@ def example_case(transactional_db, media_root):
 def log_in(page, base_url: str, username: str, password: str):
     page.goto(f"{base_url}/")
     expect(page).to_have_url(f"{base_url}/accounts/login/?next=/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    submit_login(page, username, password)
 
 
 def wait_saved(page, case: Case, panel: str):
