@@ -2,6 +2,7 @@
 
 import dataclasses
 import re
+import struct
 import warnings
 
 import filetype
@@ -185,8 +186,44 @@ def _frames(image) -> int:
     raise _too_many_pages()
 
 
+def _tiff_frames_over_limit(file) -> bool:
+    """Whether a TIFF's chain of image directories (one a frame) is longer than the limit.
+
+    Pillow reads and sets up each frame it seeks to, a second or more for thousands of them; the
+    chain is a list of offsets, followed here without decoding anything. A loop ends the walk.
+    """
+    file.seek(0)
+    head = file.read(16)
+    order = {b"II": "<", b"MM": ">"}.get(head[:2])
+    if order is None or len(head) < 16:
+        return False
+    # Classic TIFF (42): 2-byte entry counts, 12-byte entries, 4-byte offsets; BigTIFF (43): 8, 20, 8.
+    version = struct.unpack(order + "H", head[2:4])[0]
+    if version not in (42, 43):
+        return False
+    count_format, entry_size, offset_format = ("H", 12, "I") if version == 42 else ("Q", 20, "Q")
+    offset = struct.unpack(order + offset_format, head[4:8] if version == 42 else head[8:16])[0]
+    seen: set[int] = set()
+    while offset and offset not in seen:
+        seen.add(offset)
+        if len(seen) > settings.IMR_MAX_DOCUMENT_PAGES:
+            return True
+        file.seek(offset)
+        raw = file.read(struct.calcsize(count_format))
+        if len(raw) < struct.calcsize(count_format):
+            return False  # a damaged file: Pillow says so
+        file.seek(offset + len(raw) + struct.unpack(order + count_format, raw)[0] * entry_size)
+        raw = file.read(struct.calcsize(offset_format))
+        if len(raw) < struct.calcsize(offset_format):
+            return False
+        offset = struct.unpack(order + offset_format, raw)[0]
+    return False
+
+
 def image_page_count(file) -> int:
     """Check that the image decodes; a multi-page TIFF (a fax) counts its frames as pages."""
+    if _tiff_frames_over_limit(file):
+        raise _too_many_pages()
     file.seek(0)
     try:
         with warnings.catch_warnings():
