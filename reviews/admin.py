@@ -7,12 +7,11 @@ from django.contrib.admin.utils import unquote
 from django.http import Http404
 from django.urls import reverse
 from django.utils.html import format_html
-from django_fsm import TransitionNotAllowed
+from django_fsm import can_proceed
 
 from . import services
 from .assignment import problems_for
 from .models import (
-    ACCEPTED_BY_REVIEWER,
     Affiliation,
     BoardCertification,
     Case,
@@ -35,7 +34,6 @@ from .models import (
     Specialty,
     TreatmentCategory,
 )
-from .services.review import FINAL
 
 
 class AuditedAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
@@ -73,7 +71,7 @@ class FinalCaseReadOnlyMixin:
     the reviewer relies on from acceptance.
     """
 
-    locked_statuses = FINAL
+    locked_statuses = Case.Status.FINAL
 
     @staticmethod
     def case_of(obj) -> Case:
@@ -103,7 +101,7 @@ class AcceptedCaseLockMixin(FinalCaseReadOnlyMixin):
     event and a notice, never an admin edit. Superusers included.
     """
 
-    locked_statuses = ACCEPTED_BY_REVIEWER
+    locked_statuses = Case.Status.ACCEPTED_BY_REVIEWER
 
 
 # The determination is the reviewer's: written in the workspace only, shown read-only here to everyone.
@@ -121,7 +119,7 @@ class NotFinalCaseForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         case = self.case_in(data)
-        if case is not None and case.status in ACCEPTED_BY_REVIEWER:
+        if case is not None and case.status in Case.Status.ACCEPTED_BY_REVIEWER:
             status = case.get_status_display().lower()
             raise forms.ValidationError(
                 f"{case} is {status}: once the reviewer accepts a case, its items and diagnoses change only through"
@@ -310,10 +308,10 @@ class CaseAdminForm(forms.ModelForm):
         original = Case.objects.get(pk=case.pk)
         if reviewer is None:
             raise forms.ValidationError({"reviewer": "To take a case from its reviewer, reassign it to another one."})
-        if original.status in Case.WITH_REVIEWER:
+        if can_proceed(original.reassign):
             if not data.get("reassign_reason", "").strip():
                 self.add_error("reassign_reason", "Give the reason for reassigning.")
-        elif original.status != Case.Status.READY_FOR_ASSIGNMENT:
+        elif not can_proceed(original.assign):
             status = original.get_status_display().lower()
             raise forms.ValidationError({"reviewer": f"A reviewer cannot be assigned to a case that is {status}."})
         if problems := problems_for(original, reviewer):
@@ -423,9 +421,9 @@ class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
             else:
                 reason = form.cleaned_data["reassign_reason"]
                 services.case_reassign_reviewer(case=obj, reviewer=reviewer, by=request.user, reason=reason)
-        except (services.ReviewerNotEligible, TransitionNotAllowed) as e:
+        except services.Refused as refused:
             # Checked in the form a moment ago; only a concurrent change gets here.
-            self.message_user(request, f"The reviewer was not changed: {e}", messages.ERROR)
+            self.message_user(request, f"The reviewer was not changed: {refused}", messages.ERROR)
 
 
 @admin.register(Diagnosis)

@@ -19,7 +19,6 @@ from .models import (
     BoardCertification,
     Case,
     CaseExclusion,
-    CaseQuerySet,
     License,
     Reviewer,
     normalize_name,
@@ -103,8 +102,8 @@ def reviewers_for_ranking(reviewer_ids=None):
             Prefetch("affiliations", queryset=Affiliation.objects.all()),
         )
         .annotate(
-            open_load=Count("cases", filter=Q(cases__status__in=CaseQuerySet.LOAD_STATUSES), distinct=True),
-            next_due=Min("cases__decision_due_date", filter=Q(cases__status__in=CaseQuerySet.LOAD_STATUSES)),
+            open_load=Count("cases", filter=Q(cases__status__in=Case.Status.LOAD), distinct=True),
+            next_due=Min("cases__decision_due_date", filter=Q(cases__status__in=Case.Status.LOAD)),
         )
         .order_by("user__last_name", "user__first_name")
     )

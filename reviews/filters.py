@@ -130,7 +130,7 @@ class CaseFilter(django_filters.FilterSet):
         if value == "all":
             return queryset
         if value == "closed":
-            return queryset.filter(status__in=Case.CLOSED_STATUSES)
+            return queryset.filter(status__in=Case.Status.CLOSED)
         return queryset.filter(status=value)
 
     def filter_due(self, queryset, name, value):

@@ -18,7 +18,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import connections, models
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.utils import timezone
+from django.utils.functional import classproperty
 from django_fsm import FSMField, FSMModelMixin, transition
+
+from .roles import assigned_reviewer, coordinator, system
 
 CASE_NUMBER_RE = r"^CM[0-9]{2}-[0-9]{7}$"
 # ICD-10-CM: a letter, two digits (or digit + letter), optionally a dot and 1-4 characters.
@@ -338,22 +341,57 @@ class CaseStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
     TERMINATED = "terminated", "Terminated (authorised by CA)"
 
+    # The groups of statuses the code asks about, each defined here and nowhere else. They are
+    # class properties, so the enum does not take them for members; each returns a new list.
+
+    @classproperty
+    def CLOSED(cls) -> list:
+        """Nothing left to do: issued, or closed without a determination."""
+        return [cls.ISSUED, cls.INELIGIBLE, cls.WITHDRAWN, cls.TERMINATED]
+
+    @classproperty
+    def OPEN(cls) -> list:
+        """Before issue (or any other closing): the case may still be withdrawn or terminated."""
+        return [s for s in cls if s not in cls.CLOSED]
+
+    @classproperty
+    def WITH_REVIEWER(cls) -> list:
+        """A reviewer holds the case and has not submitted: it may be reassigned."""
+        return [cls.ASSIGNED, cls.ACCEPTED, cls.IN_REVIEW, cls.RETURNED]
+
+    @classproperty
+    def LOAD(cls) -> list:
+        """The case counts against its reviewer's capacity: from assignment until approval."""
+        return [*cls.WITH_REVIEWER, cls.SUBMITTED]
+
+    @classproperty
+    def ACCEPTED_BY_REVIEWER(cls) -> list:
+        """From the reviewer's acceptance (with the conflict attestation) on: the reviewer reads the records, and
+        the items and diagnoses they decide on are theirs to rely on (no admin edits)."""
+        return [cls.ACCEPTED, cls.IN_REVIEW, cls.SUBMITTED, cls.RETURNED, cls.APPROVED, cls.ISSUED]
+
+    @classproperty
+    def EDITABLE(cls) -> list:
+        """The assigned reviewer writes the determination."""
+        return [cls.ACCEPTED, cls.IN_REVIEW, cls.RETURNED]
+
+    @classproperty
+    def FINAL(cls) -> list:
+        """Approved: nothing about the determination changes any more, in any interface."""
+        return [cls.APPROVED, cls.ISSUED]
+
+    @classproperty
+    def HAS_REVIEWER(cls) -> list:
+        """A reviewer is named on the case (a database constraint)."""
+        return [*cls.LOAD, *cls.FINAL]
+
 
 S = CaseStatus
-CLOSED_STATUSES = [S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED]
-BEFORE_ISSUE = [s for s in CaseStatus if s not in (S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED)]
-WITH_REVIEWER = [S.ASSIGNED, S.ACCEPTED, S.IN_REVIEW, S.RETURNED]
-# From the reviewer's acceptance on, the items and diagnoses they decide on are theirs to rely on.
-ACCEPTED_BY_REVIEWER = [S.ACCEPTED, S.IN_REVIEW, S.SUBMITTED, S.RETURNED, S.APPROVED, S.ISSUED]
 
 
 class CaseQuerySet(models.QuerySet):
-    # The statuses in which a case counts against its reviewer's capacity: from assignment
-    # until the coordinator approves the determination.
-    LOAD_STATUSES = [*WITH_REVIEWER, S.SUBMITTED]
-
     def open(self):
-        return self.exclude(status__in=Case.CLOSED_STATUSES)
+        return self.exclude(status__in=S.CLOSED)
 
     def undecided(self):
         """Open cases whose determination is still to be made: the ones a decision clock runs for."""
@@ -389,7 +427,7 @@ class CaseQuerySet(models.QuerySet):
 
         Returns {"by_status": {status: n}, "overdue": n, "due_soon": n}.
         """
-        undecided = ~Q(status__in=Case.CLOSED_STATUSES) & Q(decision_date__isnull=True)
+        undecided = ~Q(status__in=S.CLOSED) & Q(decision_date__isnull=True)
         rows = (
             self.order_by()  # the default ordering would join the GROUP BY
             .values("status")
@@ -442,8 +480,8 @@ class CaseQuerySet(models.QuerySet):
             .values("n")
         )
         return (
-            self.filter(reviewer=reviewer, status__in=self.LOAD_STATUSES)
-            .only("case_number", "status", "priority", "date_assigned", "decision_due_date")
+            self.filter(reviewer=reviewer, status__in=S.LOAD)
+            .only("case_number", "status", "priority", "date_assigned", "decision_due_date", "reviewer")
             .annotate(
                 item_count=models.functions.Coalesce(models.Subquery(items, output_field=models.IntegerField()), 0)
             )
@@ -465,9 +503,6 @@ class Case(FSMModelMixin, models.Model):
         FEMALE = "F", "Female"
         MALE = "M", "Male"
         UNKNOWN = "U", "Not stated"
-
-    CLOSED_STATUSES = CLOSED_STATUSES
-    WITH_REVIEWER = WITH_REVIEWER
 
     case_number = models.CharField(max_length=12, unique=True, editable=False)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.STANDARD)
@@ -568,8 +603,7 @@ class Case(FSMModelMixin, models.Model):
                 name="case_due_date_needs_records_complete",
             ),
             models.CheckConstraint(
-                condition=~Q(status__in=WITH_REVIEWER + [S.SUBMITTED, S.APPROVED, S.ISSUED])
-                | Q(reviewer__isnull=False),
+                condition=~Q(status__in=S.HAS_REVIEWER) | Q(reviewer__isnull=False),
                 name="case_reviewer_set_once_assigned",
             ),
             models.CheckConstraint(condition=~Q(remand_of=F("id")), name="case_not_remand_of_itself"),
@@ -583,7 +617,7 @@ class Case(FSMModelMixin, models.Model):
                 F("decision_due_date"),
                 F("case_number"),
                 name="case_open_due_order_idx",
-                condition=~Q(status__in=CLOSED_STATUSES),
+                condition=~Q(status__in=S.CLOSED),
             ),
         ]
 
@@ -591,9 +625,19 @@ class Case(FSMModelMixin, models.Model):
         return self.case_number
 
     @property
+    def determination_final(self) -> bool:
+        """Approved or issued: nothing about the determination changes any more, in any interface."""
+        return self.status in S.FINAL
+
+    @property
+    def open_to_reviewer(self) -> bool:
+        """The assigned reviewer accepted the case: its records and review are open to them."""
+        return self.status in S.ACCEPTED_BY_REVIEWER
+
+    @property
     def takes_documents(self) -> bool:
         """Open for records; an approved determination is final, so its letter lists exactly what was seen."""
-        return self.status not in (*CLOSED_STATUSES, CaseStatus.APPROVED)
+        return self.status not in (*S.CLOSED, *S.FINAL)
 
     def clean_fields(self, exclude=None):
         # The status is protected: only transitions write it, and field cleaning would reassign it.
@@ -609,67 +653,71 @@ class Case(FSMModelMixin, models.Model):
         if errors:
             raise ValidationError(errors)
 
-    # Workflow (DESIGN.md section 4). Each transition only moves the status; the service that
-    # calls it (reviews.services) locks the row, checks the actor, sets the dates and records
-    # the CaseEvent. Nothing else writes `status`.
+    # Workflow (DESIGN.md section 4). Each transition only moves the status and names who may take it
+    # (`permission=`, a role of reviews/roles.py). Its service runs it through
+    # services.workflow.case_transition, which locks the row, checks the source status and the actor,
+    # applies the changes and records the CaseEvent. Nothing else writes `status`.
 
-    @transition(field=status, source=S.RECEIVED, target=S.ELIGIBLE)
+    @transition(field=status, source=S.RECEIVED, target=S.ELIGIBLE, permission=coordinator)
     def confirm_eligible(self):
         pass
 
-    @transition(field=status, source=S.RECEIVED, target=S.INELIGIBLE)
+    @transition(field=status, source=S.RECEIVED, target=S.INELIGIBLE, permission=coordinator)
     def confirm_ineligible(self):
         pass
 
-    @transition(field=status, source=S.ELIGIBLE, target=S.AWAITING_RECORDS)
+    @transition(field=status, source=S.ELIGIBLE, target=S.AWAITING_RECORDS, permission=coordinator)
     def request_records(self):
         pass
 
-    @transition(field=status, source=S.AWAITING_RECORDS, target=S.READY_FOR_ASSIGNMENT)
+    @transition(field=status, source=S.AWAITING_RECORDS, target=S.READY_FOR_ASSIGNMENT, permission=coordinator)
     def complete_records(self):
         pass
 
-    @transition(field=status, source=S.READY_FOR_ASSIGNMENT, target=S.ASSIGNED)
+    @transition(field=status, source=S.READY_FOR_ASSIGNMENT, target=S.ASSIGNED, permission=coordinator)
     def assign(self):
         pass
 
-    @transition(field=status, source=WITH_REVIEWER, target=S.ASSIGNED)
+    @transition(field=status, source=S.WITH_REVIEWER, target=S.ASSIGNED, permission=coordinator)
     def reassign(self):
         """The coordinator gives the case to another reviewer; the previous one is excluded."""
 
-    @transition(field=status, source=WITH_REVIEWER, target=S.READY_FOR_ASSIGNMENT)
+    @transition(
+        field=status, source=[S.ASSIGNED, S.ACCEPTED], target=S.READY_FOR_ASSIGNMENT, permission=assigned_reviewer
+    )
     def release(self):
-        """Decline, or a conflict found after assignment: the reviewer is excluded."""
+        """The reviewer declines before writing anything (conflict, unavailable) and is excluded; once the
+        review has started, the coordinator reassigns instead."""
 
-    @transition(field=status, source=S.ASSIGNED, target=S.ACCEPTED)
+    @transition(field=status, source=S.ASSIGNED, target=S.ACCEPTED, permission=assigned_reviewer)
     def accept(self):
         pass
 
-    @transition(field=status, source=[S.ACCEPTED, S.RETURNED], target=S.IN_REVIEW)
+    @transition(field=status, source=[S.ACCEPTED, S.RETURNED], target=S.IN_REVIEW, permission=assigned_reviewer)
     def start_review(self):
         pass
 
-    @transition(field=status, source=S.IN_REVIEW, target=S.SUBMITTED)
+    @transition(field=status, source=S.IN_REVIEW, target=S.SUBMITTED, permission=assigned_reviewer)
     def submit(self):
         pass
 
-    @transition(field=status, source=S.SUBMITTED, target=S.RETURNED)
+    @transition(field=status, source=S.SUBMITTED, target=S.RETURNED, permission=coordinator)
     def return_to_reviewer(self):
         pass
 
-    @transition(field=status, source=S.SUBMITTED, target=S.APPROVED)
+    @transition(field=status, source=S.SUBMITTED, target=S.APPROVED, permission=coordinator)
     def approve(self):
         pass
 
-    @transition(field=status, source=S.APPROVED, target=S.ISSUED)
+    @transition(field=status, source=S.APPROVED, target=S.ISSUED, permission=system)
     def issue(self):
-        pass
+        """The letter task, when the approved determination's letter is ready."""
 
-    @transition(field=status, source=BEFORE_ISSUE, target=S.WITHDRAWN)
+    @transition(field=status, source=S.OPEN, target=S.WITHDRAWN, permission=coordinator)
     def withdraw(self):
         pass
 
-    @transition(field=status, source=BEFORE_ISSUE, target=S.TERMINATED)
+    @transition(field=status, source=S.OPEN, target=S.TERMINATED, permission=coordinator)
     def terminate(self):
         """The claims administrator authorised the treatment."""
 

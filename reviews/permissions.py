@@ -1,4 +1,4 @@
-"""Roles, and the fetch-and-authorise helpers that answer 404 to outsiders."""
+"""The fetch-and-authorise helpers that answer 404 to outsiders; the roles themselves are in roles.py."""
 
 from functools import wraps
 
@@ -9,26 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from .models import Case, CaseDocument
-
-COORDINATORS = "Coordinators"
-REVIEWERS = "Reviewers"
-
-
-def _in_group(user: AbstractBaseUser, name: str) -> bool:
-    if not user.is_authenticated:
-        return False
-    # Cache the user's group names on the instance: navigation asks on every page.
-    if not hasattr(user, "_imr_groups"):
-        user._imr_groups = set(user.groups.values_list("name", flat=True))
-    return name in user._imr_groups
-
-
-def is_coordinator(user: AbstractBaseUser) -> bool:
-    return user.is_active and (user.is_superuser or _in_group(user, COORDINATORS))
-
-
-def is_reviewer(user: AbstractBaseUser) -> bool:
-    return user.is_active and _in_group(user, REVIEWERS) and hasattr(user, "reviewer")
+from .roles import COORDINATORS, REVIEWERS, is_coordinator, is_reviewer  # noqa: F401 (imported from here too)
 
 
 def require_coordinator(user: AbstractBaseUser) -> None:
@@ -57,23 +38,12 @@ def get_case_for_coordinator(user: AbstractBaseUser, case_number: str, queryset=
     return get_object_or_404(queryset if queryset is not None else Case.objects.all(), case_number=case_number)
 
 
-# The reviewer sees the records and the review only once they have accepted the case (with the
-# conflict attestation); before that, only the attestation page.
-REVIEWER_READING_STATUSES = (
-    Case.Status.ACCEPTED,
-    Case.Status.IN_REVIEW,
-    Case.Status.SUBMITTED,
-    Case.Status.RETURNED,
-    Case.Status.APPROVED,
-    Case.Status.ISSUED,
-)
-
-
 def get_case_for_reviewer(user: AbstractBaseUser, case_number: str, *, accepted: bool = True, queryset=None) -> Case:
     """The case, for its assigned reviewer (once accepted, unless `accepted` is False); 404 for anyone else."""
     if not is_reviewer(user):
         raise Http404("No such case.")
-    statuses = REVIEWER_READING_STATUSES if accepted else (Case.Status.ASSIGNED,)
+    # The records and the review open only once the reviewer accepted (with the conflict attestation).
+    statuses = Case.Status.ACCEPTED_BY_REVIEWER if accepted else (Case.Status.ASSIGNED,)
     queryset = queryset if queryset is not None else Case.objects.all()
     return get_object_or_404(queryset, case_number=case_number, reviewer__user=user, status__in=statuses)
 
@@ -89,7 +59,8 @@ def get_document_for_user(user: AbstractBaseUser, case_number: str, document_id:
     if is_coordinator(user):
         return get_object_or_404(documents)
     if is_reviewer(user):
-        return get_object_or_404(documents, case__reviewer__user=user, case__status__in=REVIEWER_READING_STATUSES)
+        accepted = Case.Status.ACCEPTED_BY_REVIEWER
+        return get_object_or_404(documents, case__reviewer__user=user, case__status__in=accepted)
     raise Http404("No such document.")
 
 

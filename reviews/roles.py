@@ -1,9 +1,50 @@
-"""The two roles, as groups with their model permissions; created by migration, re-created on demand."""
+"""The two roles, defined once: who is a coordinator or a reviewer, who may take each workflow transition, and
+the groups with their model permissions (created by migration, re-created on demand)."""
 
 from django.apps import apps as global_apps
 from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import AbstractBaseUser
 
-from .permissions import COORDINATORS, REVIEWERS
+COORDINATORS = "Coordinators"
+REVIEWERS = "Reviewers"
+
+
+def _in_group(user: AbstractBaseUser, name: str) -> bool:
+    if not user.is_authenticated:
+        return False
+    # Cache the user's group names on the instance: navigation asks on every page.
+    if not hasattr(user, "_imr_groups"):
+        user._imr_groups = set(user.groups.values_list("name", flat=True))
+    return name in user._imr_groups
+
+
+def is_coordinator(user: AbstractBaseUser) -> bool:
+    return user.is_active and (user.is_superuser or _in_group(user, COORDINATORS))
+
+
+def is_reviewer(user: AbstractBaseUser) -> bool:
+    return user.is_active and _in_group(user, REVIEWERS) and hasattr(user, "reviewer")
+
+
+# Who may take a workflow transition: the `permission=` of each @transition on models.Case. django-fsm-2
+# calls it with the case and the acting user; services.workflow.case_transition refuses anyone else
+# (PermissionDenied), and the case page offers a transition only to those it names.
+
+
+def coordinator(case, user: AbstractBaseUser | None) -> bool:
+    """Any active case coordinator (or superuser)."""
+    return user is not None and is_coordinator(user)
+
+
+def assigned_reviewer(case, user: AbstractBaseUser | None) -> bool:
+    """The expert reviewer the case is assigned to, and no one else."""
+    return user is not None and is_reviewer(user) and case.reviewer_id == user.reviewer.pk
+
+
+def system(case, user: AbstractBaseUser | None) -> bool:
+    """The application itself (the letter task, acting as no user): never a person."""
+    return user is None
+
 
 # model -> actions, per role. Coordinators run intake and quality review (and see the
 # catalogues read-only in the admin); reviewers work through the application's own pages.

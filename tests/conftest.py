@@ -1,6 +1,7 @@
 """Personas and shared fixtures: coordinator (alice), reviewer (bob), other_reviewer (charlie), admin."""
 
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
@@ -48,6 +49,19 @@ def reviewer(db):
 @pytest.fixture
 def other_reviewer(db):
     return _licensed_reviewer("charlie", "Charlie")
+
+
+@pytest.fixture
+def who(coordinator, reviewer, other_reviewer):
+    """The three personas together, for helpers that walk a case through steps taken by each."""
+    return SimpleNamespace(coordinator=coordinator, reviewer=reviewer, other_reviewer=other_reviewer)
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Uploaded and rendered files go to a temporary folder."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
 
 
 @pytest.fixture

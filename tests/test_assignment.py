@@ -6,11 +6,11 @@ import threading
 import pytest
 from django.db import connection
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
 
 from reviews import services
 from reviews.assignment import problems_for, rank_reviewers
 from reviews.models import Affiliation, Case, CaseEvent, CaseExclusion, Citation, License, Organization
+from reviews.services.errors import Refused
 from tests.factories import (
     BoardCertificationFactory,
     CaseFactory,
@@ -71,7 +71,7 @@ def test_assigning_gives_the_case_to_the_reviewer_and_queues_the_notice_after_co
 def test_an_inactive_reviewer_is_refused(ready_case, reviewer, coordinator):
     reviewer.active = False
     reviewer.save()
-    with pytest.raises(services.ReviewerNotEligible, match="inactive"):
+    with pytest.raises(Refused, match="inactive"):
         services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
     assert Case.objects.get(pk=ready_case.pk).status == Case.Status.READY_FOR_ASSIGNMENT
 
@@ -79,7 +79,7 @@ def test_an_inactive_reviewer_is_refused(ready_case, reviewer, coordinator):
 def test_assigning_is_refused_when_the_only_licence_expired(ready_case, reviewer, coordinator):
     expired = timezone.localdate() - dt.timedelta(days=1)
     License.objects.filter(reviewer=reviewer).update(expires_on=expired)
-    with pytest.raises(services.ReviewerNotEligible, match=f"licence expired on {expired:%m/%d/%Y}"):
+    with pytest.raises(Refused, match=f"licence expired on {expired:%m/%d/%Y}"):
         services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
     assert Case.objects.get(pk=ready_case.pk).reviewer is None
 
@@ -165,7 +165,7 @@ def test_assigning_is_refused_when_the_reviewer_is_affiliated_with_a_party(
         org = OrganizationFactory(kind=kind)
         Case.objects.filter(pk=ready_case.pk).update(**{party: org})
     Affiliation.objects.create(reviewer=reviewer, kind=Affiliation.Kind.CONTRACT, organization=org)
-    with pytest.raises(services.ReviewerNotEligible, match=reason):
+    with pytest.raises(Refused, match=reason):
         services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
 
 
@@ -207,14 +207,15 @@ def test_a_reviewer_at_capacity_is_refused(ready_case, coordinator):
     busy = _reviewer("busy", capacity=1)
     other = _ready_copy(coordinator, ready_case)
     services.case_assign_reviewer(case=other, reviewer=busy, by=coordinator)
-    with pytest.raises(services.ReviewerNotEligible, match=r"at capacity \(1 of 1 open cases\)"):
+    with pytest.raises(Refused, match=r"at capacity \(1 of 1 open cases\)"):
         services.case_assign_reviewer(case=ready_case, reviewer=busy, by=coordinator)
 
 
 def test_a_case_can_only_be_assigned_when_ready(coordinator, reviewer, ready_case):
     services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
-    with pytest.raises(TransitionNotAllowed):
+    with pytest.raises(Refused) as refused:
         services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
+    assert refused.value.code == "not_allowed"
     assert ready_case.events.filter(to_status="assigned").count() == 1
 
 
@@ -289,7 +290,7 @@ def test_two_coordinators_assigning_at_once_exactly_one_wins(coordinator, review
             barrier.wait()
             services.case_assign_reviewer(case=case, reviewer=who, by=coordinator)
             outcomes.append("won")
-        except TransitionNotAllowed:
+        except Refused:
             outcomes.append("lost")
         finally:
             connection.close()
@@ -336,10 +337,10 @@ def test_reassigning_excludes_the_previous_reviewer_and_clears_their_draft(
 
 def test_reassigning_needs_a_reason_and_an_eligible_reviewer(ready_case, reviewer, other_reviewer, coordinator):
     case = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
-    with pytest.raises(ValueError, match="reason"):
+    with pytest.raises(Refused, match="reason"):
         services.case_reassign_reviewer(case=case, reviewer=other_reviewer, by=coordinator, reason=" ")
     License.objects.filter(reviewer=other_reviewer).update(status=License.Status.REVOKED)
-    with pytest.raises(services.ReviewerNotEligible):
+    with pytest.raises(Refused):
         services.case_reassign_reviewer(case=case, reviewer=other_reviewer, by=coordinator, reason="unavailable")
     case.refresh_from_db()
     assert case.reviewer == reviewer
@@ -371,7 +372,7 @@ def test_no_notice_is_queued_when_the_assignment_fails(
 ):
     reviewer.active = False
     reviewer.save()
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(services.ReviewerNotEligible):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(Refused):
         services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
     assert queued == []
 
@@ -427,12 +428,12 @@ def test_the_new_reviewer_must_open_every_document_the_previous_one_opened(
     case = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
     case = services.case_accept(case=case, by=reviewer.user, attested=True)
     services.document_open(document=CaseDocument.objects.get(pk=document.pk), by=reviewer.user)
-    assert not any("You have not opened" in p for p in services.submission_problems(case))
+    assert not [p for p in services.submission_problems(case) if p.where == "documents"]
 
     case = services.case_reassign_reviewer(case=case, reviewer=other_reviewer, by=coordinator, reason="conflict")
 
     document.refresh_from_db()
     assert document.first_opened_at is None
-    assert f"You have not opened {document}." in services.submission_problems(case)
+    assert f"You have not opened {document}." in [str(p) for p in services.submission_problems(case)]
     services.document_open(document=CaseDocument.objects.get(pk=document.pk), by=other_reviewer.user)
-    assert not any("You have not opened" in p for p in services.submission_problems(Case.objects.get(pk=case.pk)))
+    assert not [p for p in services.submission_problems(Case.objects.get(pk=case.pk)) if p.where == "documents"]

@@ -34,7 +34,7 @@ def case_at(status=S.RECEIVED, *, priority=P.STANDARD, due=None, reviewer=None, 
     """A case already at `status` (a fixture, as seed_demo does): the workflow itself is tested elsewhere."""
     if due is not None:
         fields.setdefault("records_complete_date", dt.date(2026, 10, 8))  # the factory's application date
-    if reviewer is None and status in (*Case.WITH_REVIEWER, S.SUBMITTED, S.APPROVED, S.ISSUED):
+    if reviewer is None and status in S.HAS_REVIEWER:
         reviewer = ReviewerFactory()
     return CaseFactory(status=status, priority=priority, decision_due_date=due, reviewer=reviewer, **fields)
 

@@ -5,7 +5,7 @@ import io
 import pytest
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.loader import render_to_string
 from PIL import Image
@@ -13,6 +13,7 @@ from pypdf import PdfWriter
 
 from reviews import services
 from reviews.models import Case, CaseDocument, CaseEvent
+from reviews.services.errors import Refused
 from tests.factories import CaseFactory, confirm_public_copy
 
 UPLOAD_DETAILS = {
@@ -307,7 +308,7 @@ def test_a_closed_case_takes_no_documents(client, coordinator, case, private_med
 def test_an_approved_case_takes_no_documents_its_letter_lists_what_the_reviewer_saw(coordinator, submitted_case):
     confirm_public_copy(submitted_case, by=coordinator)
     case = services.case_approve(case=submitted_case, by=coordinator)
-    with pytest.raises(ValidationError, match="is approved; it takes no documents"):
+    with pytest.raises(Refused, match="is approved; it takes no documents"):
         services.document_add(
             case=case,
             by=coordinator,
@@ -541,7 +542,7 @@ def test_the_list_links_documents_for_the_reviewer_only_once_the_case_is_accepte
 
 
 def test_the_service_itself_refuses_a_bad_file_naming_it(coordinator, case, private_media):
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(Refused) as refused:
         services.document_add(
             case=case,
             by=coordinator,
@@ -549,7 +550,7 @@ def test_the_service_itself_refuses_a_bad_file_naming_it(coordinator, case, priv
             kind=CaseDocument.Kind.OTHER,
             submitted_by=CaseDocument.SubmittedBy.EMPLOYEE,
         )
-    assert refused.value.messages == [
+    assert [str(p) for p in refused.value.problems] == [
         "setup.pdf is a Windows program, not a PDF, PNG, JPEG or TIFF file, whatever its name says."
     ]
     assert not CaseDocument.objects.exists()

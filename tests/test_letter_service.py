@@ -7,14 +7,9 @@ import pytest
 from django.core.management import call_command
 
 from reviews import tasks
-from reviews.models import Case, Letter, LetterDelivery
+from reviews.models import Case, CaseEvent, Letter, LetterDelivery
 from reviews.services import letters as letter_services
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
+from reviews.services.errors import Refused
 
 
 @pytest.fixture
@@ -55,16 +50,17 @@ def test_rendering_twice_leaves_one_ready_letter_and_one_pdf_per_kind(queued_let
 def test_a_run_that_dies_before_its_commit_leaves_nothing_a_second_run_does_not_replace(
     queued_letter, media, monkeypatch
 ):
-    real_issue = Case.issue
+    record = CaseEvent.__dict__["record"]  # the classmethod itself, to put back
 
-    def crash(self):
+    def crash(*args, **kwargs):
         raise RuntimeError("worker died")
 
-    monkeypatch.setattr(Case, "issue", crash)
+    # The last write of the issuing transaction: the case's event.
+    monkeypatch.setattr(CaseEvent, "record", crash)
     with pytest.raises(RuntimeError):
         letter_services.letter_render(letter_id=queued_letter.pk)
     assert Letter.objects.get(pk=queued_letter.pk).status == Letter.Status.RENDERING
-    monkeypatch.setattr(Case, "issue", real_issue)
+    monkeypatch.setattr(CaseEvent, "record", record)
     assert letter_services.letter_render(letter_id=queued_letter.pk) is True
     assert len(_pdfs(media)) == 2
     assert Letter.objects.filter(case=queued_letter.case, status=Letter.Status.READY).count() == 2
@@ -106,7 +102,7 @@ def test_a_failed_letter_can_be_queued_again_by_a_coordinator(queued_letter, coo
     queued.clear()
     letter_services.letter_retry(letter=queued_letter, by=coordinator)
     assert Letter.objects.get(pk=queued_letter.pk).status == Letter.Status.QUEUED
-    with pytest.raises(ValueError, match="Only a failed letter"):
+    with pytest.raises(Refused, match="Only a failed letter"):
         letter_services.letter_retry(letter=queued_letter, by=coordinator)
 
 
@@ -127,7 +123,7 @@ def test_serving_emails_each_party_with_an_address_once_and_lists_the_rest_for_m
 def test_a_correction_is_a_new_version_and_the_ready_letter_does_not_change(queued_letter, coordinator, queued):
     letter_services.letter_render(letter_id=queued_letter.pk)
     before = Letter.objects.get(pk=queued_letter.pk)
-    with pytest.raises(ValueError, match="reason"):
+    with pytest.raises(Refused, match="reason"):
         letter_services.letter_correct(case=queued_letter.case, by=coordinator, reason="")
     corrected = letter_services.letter_correct(case=queued_letter.case, by=coordinator, reason="typo in a date")
     assert (corrected.version, corrected.correction_reason) == (2, "typo in a date")
@@ -143,7 +139,7 @@ def test_a_second_correction_while_the_first_is_rendering_is_refused_and_queues_
     letter_services.letter_correct(case=case, by=coordinator, reason="typo in a date")
     versions = Letter.objects.filter(case=case).count()
 
-    with pytest.raises(ValueError, match="Version 2 is still being rendered"):
+    with pytest.raises(Refused, match="Version 2 is still being rendered"):
         letter_services.letter_correct(case=case, by=coordinator, reason="typo in a date")
 
     assert Letter.objects.filter(case=case).count() == versions

@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
 
 from reviews.models import (
     BoardCertification,
@@ -614,50 +613,6 @@ def test_a_loaded_case_can_be_refreshed_although_its_status_is_protected(db):
     assert case.status == S.ELIGIBLE
     with pytest.raises(AttributeError):
         case.status = S.RECEIVED
-
-
-# Every transition of DESIGN.md section 4 (and reassignment): its source states and its target.
-BEFORE_ISSUE = [s for s in S if s not in (S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED)]
-TRANSITIONS = {
-    "confirm_eligible": ([S.RECEIVED], S.ELIGIBLE),
-    "confirm_ineligible": ([S.RECEIVED], S.INELIGIBLE),
-    "request_records": ([S.ELIGIBLE], S.AWAITING_RECORDS),
-    "complete_records": ([S.AWAITING_RECORDS], S.READY_FOR_ASSIGNMENT),
-    "assign": ([S.READY_FOR_ASSIGNMENT], S.ASSIGNED),
-    "reassign": ([S.ASSIGNED, S.ACCEPTED, S.IN_REVIEW, S.RETURNED], S.ASSIGNED),
-    "release": ([S.ASSIGNED, S.ACCEPTED, S.IN_REVIEW, S.RETURNED], S.READY_FOR_ASSIGNMENT),
-    "accept": ([S.ASSIGNED], S.ACCEPTED),
-    "start_review": ([S.ACCEPTED, S.RETURNED], S.IN_REVIEW),
-    "submit": ([S.IN_REVIEW], S.SUBMITTED),
-    "return_to_reviewer": ([S.SUBMITTED], S.RETURNED),
-    "approve": ([S.SUBMITTED], S.APPROVED),
-    "issue": ([S.APPROVED], S.ISSUED),
-    "withdraw": (BEFORE_ISSUE, S.WITHDRAWN),
-    "terminate": (BEFORE_ISSUE, S.TERMINATED),
-}
-
-
-def test_the_table_below_lists_every_transition_of_the_case():
-    assert {t.name for t in Case().get_all_status_transitions()} == set(TRANSITIONS)
-
-
-@pytest.mark.parametrize("name", TRANSITIONS)
-def test_each_transition_runs_from_its_source_states_only(name):
-    sources, target = TRANSITIONS[name]
-    for status in S:
-        case = Case(status=status)
-        if status in sources:
-            getattr(case, name)()
-            assert case.status == target, f"{name} from {status}"
-        else:
-            with pytest.raises(TransitionNotAllowed):
-                getattr(case, name)()
-            assert case.status == status, f"{name} from {status} changed the status"
-
-
-def test_no_transition_leaves_an_issued_case():
-    case = Case(status=S.ISSUED)
-    assert [t.name for t in case.get_available_status_transitions()] == []
 
 
 # Diagnosis and the ICD-10 validator

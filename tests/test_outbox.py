@@ -12,15 +12,10 @@ from reviews import services, tasks
 from reviews.models import Case, CaseEvent, Letter, LetterDelivery, OutboxEntry
 from reviews.services import letters as letter_services
 from reviews.services import outbox
+from reviews.services.errors import Refused
 from tests.factories import CaseFactory, LetterFactory, confirm_public_copy
 
 LONG_AGO = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
 
 
 @pytest.fixture
@@ -81,7 +76,7 @@ def test_approval_refused_for_lapsed_credentials_writes_nothing_to_the_outbox(
 ):
     submitted_case = confirmed
     reviewer.licenses.update(expires_on=timezone.localdate() - dt.timedelta(days=1))
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(services.CredentialsLapsed) as refused:
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(Refused) as refused:
         services.case_approve(case=submitted_case, by=coordinator)
     assert "no active, unexpired licence" in str(refused.value)
     assert Case.objects.get(pk=submitted_case.pk).status == Case.Status.SUBMITTED
@@ -214,7 +209,7 @@ def test_the_sweep_queues_the_service_of_a_ready_letter_that_has_none(approved, 
 def test_retry_takes_a_letter_stuck_rendering_past_the_deadline_but_not_one_still_rendering(approved, coordinator):
     letter = _final(approved)
     Letter.objects.filter(case=approved).update(status=Letter.Status.RENDERING, status_changed_at=timezone.now())
-    with pytest.raises(ValueError, match="queued or rendering for too long"):
+    with pytest.raises(Refused, match="queued or rendering for too long"):
         services.letter_retry(letter=letter, by=coordinator)
     _age(letter, "status_changed_at")
     services.letter_retry(letter=letter, by=coordinator)
@@ -245,7 +240,7 @@ def test_the_dashboard_lists_a_letter_ready_and_not_served_past_the_deadline(cli
 def test_rendering_fails_with_the_reason_when_the_licence_lapsed_after_approval(approved, reviewer):
     letter = _final(approved)
     reviewer.licenses.update(status="expired")
-    with pytest.raises(letter_services.LetterNotRenderable):
+    with pytest.raises(Refused):
         tasks.letter_render(letter.pk)  # the task body, as the worker runs it
     letter.refresh_from_db()
     assert letter.status == Letter.Status.FAILED
@@ -325,6 +320,6 @@ def test_a_letter_served_on_every_party_is_not_served_again(approved, coordinato
     letter = _final(approved)
     letter_services.letter_render(letter_id=letter.pk)
     letter_services.letter_serve(letter_id=letter.pk)
-    with pytest.raises(ValueError, match="not yet served on every party"):
+    with pytest.raises(Refused, match="not yet served on every party"):
         services.letter_serve_again(letter=letter, by=coordinator)
     assert OutboxEntry.objects.filter(task=outbox.SERVE).count() == 1

@@ -2,13 +2,14 @@
 
 import pytest
 from auditlog.models import LogEntry
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from reviews import services
 from reviews.letters import letter_queryset, render_letter
 from reviews.models import Case, CaseEvent, DisputedItem, Letter, Provider, Redaction
 from reviews.services import letters as letter_services
+from reviews.services.errors import Refused
 from tests.factories import CaseDocumentFactory, DisputedItemFactory, confirm_public_copy
 
 S = Case.Status
@@ -140,7 +141,7 @@ def test_a_text_changed_after_confirmation_asks_for_another(coordinator, named_c
     confirm_public_copy(named_case, by=coordinator)
     Case.objects.filter(pk=named_case.pk).update(clinical_case_summary=SUMMARY + " Mr. Hand drove her.")
 
-    with pytest.raises(services.PublicCopyUnconfirmed, match="changed since it was confirmed"):
+    with pytest.raises(Refused, match="changed since it was confirmed"):
         services.case_approve(case=named_case, by=coordinator)
 
     assert Case.objects.get(pk=named_case.pk).status == S.SUBMITTED
@@ -164,7 +165,7 @@ def test_a_new_submission_after_confirmation_asks_for_another_even_unchanged(coo
     )
     services.case_submit(case=named_case, by=reviewer.user)
 
-    with pytest.raises(services.PublicCopyUnconfirmed, match="submitted again since"):
+    with pytest.raises(Refused, match="submitted again since"):
         services.case_approve(case=named_case, by=coordinator)
 
     assert Case.objects.get(pk=named_case.pk).status == S.SUBMITTED
@@ -237,7 +238,7 @@ def test_the_public_copy_of_an_approved_case_no_longer_changes(client, coordinat
     assert "Confirm the public copy" not in page and 'name="text"' not in page
     assert "its public copy changes only in quality review" in response.content.decode()
     assert Redaction.objects.get(case=named_case).added == []
-    with pytest.raises(ValidationError):
+    with pytest.raises(Refused):
         services.public_copy_keep(case=named_case, by=coordinator, text="Ms. Young")
 
 

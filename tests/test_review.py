@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from reviews import letters, services
 from reviews.models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
-from reviews.views.review import STALE_MESSAGE, locate_problems
+from reviews.services.errors import Refused
+from reviews.views.review import STALE_MESSAGE
 from tests.factories import (
     CaseDocumentFactory,
     CaseFactory,
@@ -291,10 +292,8 @@ def test_an_unknown_attestation_action_changes_nothing(client, reviewer, assigne
 
 
 def test_a_case_reassigned_while_the_page_was_open_is_reported(client, reviewer, assigned, monkeypatch):
-    from django_fsm import TransitionNotAllowed
-
     def moved(**kwargs):
-        raise TransitionNotAllowed("gone")
+        raise Refused("gone", code="not_allowed")
 
     monkeypatch.setattr(services, "case_accept", moved)
     client.force_login(reviewer.user)
@@ -712,20 +711,6 @@ def test_resubmitting_a_returned_case_unchanged_is_refused_with_a_reason(client,
     client.post(url("case_summary_save", case), {"version": 1, "clinical_case_summary": "Amended summary."})
     assert client.post(url("case_submit", case)).status_code == 302
     assert fresh(case).status == S.SUBMITTED
-
-
-def test_problems_are_located_on_their_panels():
-    assert locate_problems(
-        [
-            "The clinical case summary is empty.",
-            "Item 12 (Norco) has no decision.",
-            "You have not opened Imaging, Dr. X.",
-        ]
-    ) == [
-        ("summary", "The clinical case summary is empty."),
-        ("item-12", "Item 12 (Norco) has no decision."),
-        ("documents", "You have not opened Imaging, Dr. X."),
-    ]
 
 
 # 7. Access: every URL of the workspace, for every persona.

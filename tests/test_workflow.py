@@ -97,7 +97,7 @@ def test_an_ineligible_case_needs_a_reason(coordinator, reason):
     case = received()
     before = snapshot(case)
 
-    with pytest.raises(ValueError, match="reason"):
+    with pytest.raises(Refused, match="reason"):
         services.case_confirm_eligibility(case=case, by=coordinator, eligible=False, reason=reason)
 
     assert snapshot(case) == before

@@ -1,6 +1,6 @@
 """Every write that changes state, one module per area; import them from here."""
 
-from .assignment import ReviewerNotEligible, case_assign_reviewer, case_reassign_reviewer
+from .assignment import case_assign_reviewer, case_reassign_reviewer
 from .cases import (
     case_complete_records,
     case_confirm_eligibility,
@@ -10,12 +10,12 @@ from .cases import (
     case_request_records,
 )
 from .documents import document_add, document_add_many, document_open
+from .errors import Problem, Refused
 from .imports import ImportResult, cases_import_csv
 from .letters import letter_correct, letter_queue, letter_retry, letter_serve_again
 from .parties import organization_get_or_create, provider_get_or_create
 from .public_copy import (
     PublicCopy,
-    PublicCopyUnconfirmed,
     public_copy_confirm,
     public_copy_keep,
     public_copy_of,
@@ -24,9 +24,6 @@ from .public_copy import (
 from .published_import import determination_batch_create
 from .review import (
     CitationInput,
-    CredentialsLapsed,
-    StaleDraft,
-    SubmissionIncomplete,
     case_accept,
     case_approve,
     case_decline,
@@ -38,9 +35,10 @@ from .review import (
 )
 
 __all__ = [
+    "Problem",
+    "Refused",
     "ImportResult",
     "cases_import_csv",
-    "ReviewerNotEligible",
     "case_assign_reviewer",
     "case_reassign_reviewer",
     "case_complete_records",
@@ -55,7 +53,6 @@ __all__ = [
     "organization_get_or_create",
     "provider_get_or_create",
     "PublicCopy",
-    "PublicCopyUnconfirmed",
     "public_copy_confirm",
     "public_copy_keep",
     "public_copy_of",
@@ -66,9 +63,6 @@ __all__ = [
     "letter_retry",
     "letter_serve_again",
     "CitationInput",
-    "CredentialsLapsed",
-    "StaleDraft",
-    "SubmissionIncomplete",
     "case_accept",
     "case_approve",
     "case_decline",

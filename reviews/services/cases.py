@@ -4,14 +4,14 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from .. import deadlines
 from ..models import Case, CaseEvent, CaseNumberSequence, Citation, Diagnosis, DisputedItem, modified_request_parts
 from ..permissions import require_coordinator
-from .workflow import case_transition
+from .errors import Problem, Refused
+from .workflow import case_lock, case_transition
 
 
 def case_number_next(*, year: int) -> str:
@@ -57,9 +57,9 @@ def case_create(
     Each item is a dict of DisputedItem fields, with the claims administrator's guideline from
     the UR decision as `ca_citations` (a list of CitationInput). A modified item's IMR-eligible
     part is completed by models.modified_request_parts(). Raises PermissionDenied unless `by`
-    is a coordinator, and ValidationError (nothing saved) when the case, a diagnosis or an item
-    is invalid, or (code "duplicate_dispute") when an open case holds the same dispute, unless
-    `confirm_duplicate`.
+    is a coordinator, ValidationError (nothing saved) when the case, a diagnosis or an item
+    is invalid, and Refused (code "duplicate_dispute") when an open case holds the same dispute,
+    unless `confirm_duplicate`.
     """
     items = list(items)
     # Checked under the intake lock, so two intakes of one dispute sent at once cannot both pass.
@@ -70,11 +70,14 @@ def case_create(
         requests=[item["request_text"] for item in items],
     )
     if duplicate is not None and not confirm_duplicate:
-        raise ValidationError(
-            "%(case)s is open for the same claim, UR decision date and request. Tick “Create it anyway” to take"
-            " in a second case, or open %(case)s instead.",
+        number = duplicate.case_number
+        raise Refused(
+            Problem(
+                f"{number} is open for the same claim, UR decision date and request.",
+                where="confirm_duplicate",
+                hint=f"Tick “Create it anyway” to take in a second case, or open {number} instead.",
+            ),
             code="duplicate_dispute",
-            params={"case": duplicate.case_number},
         )
     case = case_register(case=Case(**fields), by=by)
     for position, diagnosis in enumerate(diagnoses, start=1):
@@ -124,14 +127,14 @@ def case_register(*, case: Case, by: AbstractBaseUser) -> Case:
 def case_confirm_eligibility(*, case: Case, by: AbstractBaseUser, eligible: bool, reason: str = "") -> Case:
     """Record the coordinator's eligibility decision; an ineligible case closes with `reason`.
 
-    Raises PermissionDenied for a non-coordinator, ValueError when an ineligible case has no reason,
-    and TransitionNotAllowed unless the case is received.
+    Raises PermissionDenied for a non-coordinator, Refused unless the case is received (code
+    "not_allowed") and when an ineligible case has no reason (code "reason_missing").
     """
-    require_coordinator(by)
     if eligible:
         return case_transition(case, "confirm_eligible", by=by, note=reason or "eligible")
+    case = case_lock(case, "confirm_ineligible", by=by)
     if not reason.strip():
-        raise ValueError("Give the reason the application is ineligible.")
+        raise Refused(Problem("Give the reason the application is ineligible.", where="reason"), code="reason_missing")
     return case_transition(case, "confirm_ineligible", by=by, note=reason, closed_reason=reason)
 
 
@@ -141,9 +144,8 @@ def case_request_records(
 ) -> Case:
     """Send the notice of assignment and request for information; start the records clock.
 
-    Raises PermissionDenied for a non-coordinator and TransitionNotAllowed unless the case is eligible.
+    Raises PermissionDenied for a non-coordinator and Refused (code "not_allowed") unless the case is eligible.
     """
-    require_coordinator(by)
     sent_on = sent_on or timezone.localdate()
     due = deadlines.records_due(sent_on, case.priority, electronic=electronic)
     return case_transition(
@@ -155,9 +157,8 @@ def case_request_records(
 def case_complete_records(*, case: Case, by: AbstractBaseUser, on: dt.date | None = None) -> Case:
     """Mark the records complete on `on` and compute the decision due date from the priority.
 
-    Raises PermissionDenied for a non-coordinator and TransitionNotAllowed unless the case awaits records.
+    Raises PermissionDenied for a non-coordinator and Refused (code "not_allowed") unless the case awaits records.
     """
-    require_coordinator(by)
     on = on or timezone.localdate()
     due = deadlines.decision_due(on, case.priority)
     return case_transition(

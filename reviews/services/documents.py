@@ -16,6 +16,7 @@ from ..audit import record_access
 from ..documents import check_upload
 from ..models import Case, CaseDocument, CaseEvent
 from ..permissions import is_coordinator
+from .errors import Problem, Refused
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +41,22 @@ def document_add(
 ) -> CaseDocument:
     """Store one uploaded record on a case, with its sniffed type, size and page count.
 
-    Raises PermissionDenied unless `by` is a coordinator, and ValidationError (nothing stored)
-    when the case is closed, the file fails reviews.documents.check_upload, a field is invalid,
-    or the storage cannot be written (an unwritable or full media folder).
+    Raises PermissionDenied unless `by` is a coordinator, and Refused (nothing stored) when the file fails
+    reviews.documents.check_upload (code "bad_file"), the case takes no more documents (code "closed"),
+    or the storage cannot be written (code "storage": an unwritable or full media folder).
     """
     if not is_coordinator(by):
         raise PermissionDenied("Only case coordinators may add documents.")
     try:  # before the lock: reading a large file must not hold the case row
         checked = check_upload(file)
     except ValidationError as error:
-        raise ValidationError([f"{_original_name(file)} {message}" for message in error.messages]) from None
+        name = _original_name(file)
+        raise Refused(*(Problem(f"{name} {m}", where="files") for m in error.messages), code="bad_file") from None
     case = Case.objects.select_for_update().get(pk=case.pk)  # no document slips in while the case closes
     if not case.takes_documents:
-        raise ValidationError(f"Case {case.case_number} is {case.get_status_display().lower()}; it takes no documents.")
+        raise Refused(
+            f"Case {case.case_number} is {case.get_status_display().lower()}; it takes no documents.", code="closed"
+        )
     document = CaseDocument(
         case=case,
         kind=kind,
@@ -71,9 +75,12 @@ def document_add(
         document.file.save(f"{uuid.uuid4().hex}{checked.extension}", file, save=False)
     except OSError as error:  # the media folder unwritable, missing or full: the server's problem, said plainly
         logger.error("Could not store document %s of case %s: %s", document.original_name, case.case_number, error)
-        raise ValidationError(
-            f"{document.original_name} could not be stored: the server's document folder cannot be written "
-            f"({error.strerror or type(error).__name__}). Nothing was added; tell the administrator."
+        raise Refused(
+            Problem(
+                f"{document.original_name} could not be stored: the server's document folder cannot be written "
+                f"({error.strerror or type(error).__name__}). Nothing was added; tell the administrator."
+            ),
+            code="storage",
         ) from None
     try:
         document.save()

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.contrib import messages
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -32,3 +34,7 @@ class Refused(Exception):
         """Show the problems in place: on their field where the form has it, else above the form."""
         for problem in self.problems:
             form.add_error(problem.where if problem.where in form.fields else None, str(problem))
+
+    def add_to_messages(self, request) -> None:
+        """Show the problems as one error message, for a page that has no form they belong to."""
+        messages.error(request, str(self))

@@ -10,6 +10,7 @@ from ..importers import ORGANIZATION_COLUMNS, CaseRow, RowError, parse_cases_csv
 from ..models import Case, CaseEvent
 from ..permissions import is_coordinator
 from .cases import case_create
+from .errors import Refused
 from .parties import organization_get_or_create, provider_get_or_create
 
 
@@ -49,7 +50,7 @@ def cases_import_csv(*, by: AbstractBaseUser, file, filename: str = "") -> Impor
     for row in rows:
         try:
             case = case_create(by=by, diagnoses=row.diagnoses, items=row.items, **_parties(row, by), **row.fields)
-        except ValidationError as error:
+        except (ValidationError, Refused) as error:
             # case_create's own savepoint has undone this row; carry on to report every refused row.
             errors.append(RowError(row.line, _reasons(error), row.fields["claim_number"]))
             continue
@@ -61,7 +62,9 @@ def cases_import_csv(*, by: AbstractBaseUser, file, filename: str = "") -> Impor
     return ImportResult(cases=cases)
 
 
-def _reasons(error: ValidationError) -> tuple[str, ...]:
+def _reasons(error: ValidationError | Refused) -> tuple[str, ...]:
+    if isinstance(error, Refused):
+        return tuple(str(problem) for problem in error.problems)
     if hasattr(error, "error_dict"):
         return tuple(
             f"{name}: {message}" if name != "__all__" else message

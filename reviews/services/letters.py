@@ -21,7 +21,9 @@ from django.utils import timezone
 from .. import letters
 from ..models import Case, CaseEvent, Letter, LetterDelivery
 from ..permissions import require_coordinator
+from .errors import Problem, Refused
 from .outbox import RENDER, SERVE, outbox_enqueue
+from .workflow import case_transition
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,6 @@ class Party:
     name: str
     email: str
     address: str
-
-
-class LetterNotRenderable(Exception):
-    """The letter cannot be rendered as it stands (e.g. it would state credentials the reviewer lacks)."""
 
 
 def _queue_render(letter: Letter) -> None:
@@ -65,18 +63,22 @@ def letter_queue(*, case: Case, by: AbstractBaseUser | None, reason: str = "") -
 def letter_correct(*, case: Case, by: AbstractBaseUser, reason: str) -> Letter:
     """A ready letter never changes: a correction is a new version, with its reason.
 
-    Raises PermissionDenied for a non-coordinator and ValueError without a reason, before the
-    first letter is ready, or while a version is still queued or rendering (a second click, or
-    two coordinators at once: the case lock makes the second one see the first's version).
+    Raises PermissionDenied for a non-coordinator, and Refused without a reason (code "reason_missing"),
+    before the first letter is ready (code "no_letter"), or while a version is still queued or rendering
+    (code "letter_pending": a second click, or two coordinators at once; the case lock makes the second
+    one see the first's version).
     """
     require_coordinator(by)
     if not reason.strip():
-        raise ValueError("Give the reason for the corrected letter.")
+        raise Refused(Problem("Give the reason for the corrected letter.", where="reason"), code="reason_missing")
     case = Case.objects.select_for_update().get(pk=case.pk)
     if not case.letters.filter(status=Letter.Status.READY).exists():
-        raise ValueError("There is no issued letter to correct yet.")
+        raise Refused("There is no issued letter to correct yet.", code="no_letter")
     if pending := case.letters.filter(status__in=[Letter.Status.QUEUED, Letter.Status.RENDERING]).first():
-        raise ValueError(f"Version {pending.version} is still being rendered: wait for it before correcting again.")
+        raise Refused(
+            Problem(f"Version {pending.version} is still being rendered.", hint="Wait for it before correcting again."),
+            code="letter_pending",
+        )
     letter = letter_queue(case=case, by=by, reason=reason)
     CaseEvent.record(case, by=by, from_status=case.status, note=f"letter version {letter.version} queued: {reason}")
     return letter
@@ -91,8 +93,8 @@ def stuck_since(now: dt.datetime | None = None) -> dt.datetime:
 def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
     """Queue a failed rendering again, or one left queued or rendering past IMR_LETTER_STUCK_AFTER.
 
-    Raises PermissionDenied for a non-coordinator, ValueError for a letter that is ready, or
-    queued or rendering and not yet past the deadline.
+    Raises PermissionDenied for a non-coordinator, and Refused (code "not_retryable") for a letter that
+    is ready, or queued or rendering and not yet past the deadline.
     """
     require_coordinator(by)
     retryable = Q(status=Letter.Status.FAILED) | Q(
@@ -104,7 +106,9 @@ def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
         .update(status=Letter.Status.QUEUED, failure_reason="", status_changed_at=timezone.now())
     )
     if not updated:
-        raise ValueError("Only a failed letter, or one queued or rendering for too long, can be retried.")
+        raise Refused(
+            "Only a failed letter, or one queued or rendering for too long, can be retried.", code="not_retryable"
+        )
     final = Letter.objects.get(case=letter.case, version=letter.version, kind=Letter.Kind.FINAL_DETERMINATION)
     _queue_render(final)
     return final
@@ -114,13 +118,13 @@ def letter_retry(*, letter: Letter, by: AbstractBaseUser) -> Letter:
 def letter_serve_again(*, letter: Letter, by: AbstractBaseUser) -> Letter:
     """Queue the service of a ready letter again, for the parties not yet served (e.g. after an e-mail outage).
 
-    Raises PermissionDenied for a non-coordinator, ValueError unless the letter is a ready served
-    letter that is not served on every party yet.
+    Raises PermissionDenied for a non-coordinator, and Refused (code "not_servable") unless the letter is a
+    ready served letter that is not served on every party yet.
     """
     require_coordinator(by)
     letter = Letter.objects.select_for_update().get(pk=letter.pk)
     if not Letter.objects.ready_unserved(before=timezone.now()).filter(pk=letter.pk).exists():
-        raise ValueError("Only a ready letter not yet served on every party can be served again.")
+        raise Refused("Only a ready letter not yet served on every party can be served again.", code="not_servable")
     outbox_enqueue(task=SERVE, args=[letter.pk], key=f"letter:{letter.pk}")
     CaseEvent.record(letter.case, by=by, from_status=letter.case.status, note=f"letter v{letter.version} served again")
     return letter
@@ -149,7 +153,7 @@ def letter_render(*, letter_id: int) -> bool:
     )
     case = letters.letter_queryset().get(pk=final.case_id)
     if problems := letters.credential_problems(case):
-        raise LetterNotRenderable(" ".join(problems))
+        raise Refused(*problems, code="not_renderable")  # the task records it as the failure reason
     # Render outside the transaction: WeasyPrint takes seconds and holds no lock.
     outputs = {}
     for kind, public in ((Letter.Kind.FINAL_DETERMINATION, False), (Letter.Kind.PUBLIC_COPY, True)):
@@ -176,11 +180,9 @@ def letter_render(*, letter_id: int) -> bool:
             row.status, row.rendered_at, row.failure_reason = Letter.Status.READY, now, ""
             row.status_changed_at = now
             row.save()
-        locked = Case.objects.select_for_update().get(pk=final.case_id)
-        if locked.status == Case.Status.APPROVED:
-            locked.issue()
-            locked.save()
-            CaseEvent.record(locked, by=None, from_status=Case.Status.APPROVED, note=f"letter v{final.version} ready")
+        # The first version issues the approved case; a correction's finds it issued already.
+        if Case.objects.filter(pk=final.case_id, status=Case.Status.APPROVED).exists():
+            case_transition(final.case, "issue", by=None, note=f"letter v{final.version} ready")
         _queue_service(rows[Letter.Kind.FINAL_DETERMINATION])
     return True
 

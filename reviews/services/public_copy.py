@@ -4,17 +4,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from .. import letters, redaction
 from ..models import Case, CaseEvent, Redaction
 from ..permissions import require_coordinator
-
-
-class PublicCopyUnconfirmed(Exception):
-    """Approval refused: the public copy as it now stands has not been confirmed since the last submission."""
+from .errors import Problem, Refused
 
 
 @dataclass(frozen=True)
@@ -60,8 +56,9 @@ def _lock_for_change(case: Case, by: AbstractBaseUser) -> tuple[Case, Redaction]
     require_coordinator(by)
     case = Case.objects.select_for_update().get(pk=case.pk)  # serialises changes with approval
     if case.status != Case.Status.SUBMITTED:
-        raise ValidationError(
-            f"The case is {case.get_status_display().lower()}: its public copy changes only in quality review."
+        raise Refused(
+            f"The case is {case.get_status_display().lower()}: its public copy changes only in quality review.",
+            code="not_in_quality_review",
         )
     choices, _ = Redaction.objects.get_or_create(case=case)
     return case, choices
@@ -77,12 +74,12 @@ def _changed(choices: Redaction) -> None:
 def public_copy_remove(*, case: Case, by: AbstractBaseUser, text: str) -> Redaction:
     """Remove `text` wherever it is written so (restoring it if it was a proposal undone); unconfirms.
 
-    Raises PermissionDenied for a non-coordinator, ValidationError unless the case is submitted,
-    and ValueError for empty text.
+    Raises PermissionDenied for a non-coordinator, and Refused for empty text (code "text_missing") and
+    unless the case is submitted (code "not_in_quality_review").
     """
     text = " ".join(text.split())
     if not text:
-        raise ValueError("Type the text to remove.")
+        raise Refused(Problem("Type the text to remove.", where="text"), code="text_missing")
     case, choices = _lock_for_change(case, by)
     if text in choices.kept:
         choices.kept = [t for t in choices.kept if t != text]
@@ -96,7 +93,8 @@ def public_copy_remove(*, case: Case, by: AbstractBaseUser, text: str) -> Redact
 def public_copy_keep(*, case: Case, by: AbstractBaseUser, text: str) -> Redaction:
     """Keep `text` in the public copy: undo a proposed removal, or drop one the coordinator added; unconfirms.
 
-    Raises PermissionDenied for a non-coordinator and ValidationError unless the case is submitted.
+    Raises PermissionDenied for a non-coordinator and Refused (code "not_in_quality_review") unless the
+    case is submitted.
     """
     text = " ".join(text.split())
     case, choices = _lock_for_change(case, by)
@@ -112,13 +110,17 @@ def public_copy_keep(*, case: Case, by: AbstractBaseUser, text: str) -> Redactio
 def public_copy_confirm(*, case: Case, by: AbstractBaseUser, digest: str) -> Redaction:
     """Confirm the public copy the coordinator was shown (`digest`): approval may go ahead with it.
 
-    Raises PermissionDenied for a non-coordinator, ValidationError unless the case is submitted, and
-    ValueError when the public copy changed since the page showing it was loaded.
+    Raises PermissionDenied for a non-coordinator, and Refused unless the case is submitted (code
+    "not_in_quality_review") and when the public copy changed since the page showing it was loaded
+    (code "public_copy_changed").
     """
     case, choices = _lock_for_change(case, by)
     current = public_copy_of(letters.letter_queryset().get(pk=case.pk))
     if current.digest != digest:
-        raise ValueError("The public copy changed since you loaded the page: check it again, then confirm.")
+        raise Refused(
+            Problem("The public copy changed since you loaded the page.", hint="Check it again, then confirm."),
+            code="public_copy_changed",
+        )
     choices.confirmed_at, choices.confirmed_by, choices.confirmed_digest = timezone.now(), by, digest
     choices.save()
     removed = sum(s.removed for s in current.spans())

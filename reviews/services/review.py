@@ -3,42 +3,17 @@
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from ..letters import credential_problems, letter_queryset
-from ..models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
-from ..permissions import require_coordinator
+from ..models import Case, CaseExclusion, Citation, DisputedItem, Guideline
 from .documents import documents_forget_openings
+from .errors import Problem, Refused
 from .letters import letter_queue
 from .outbox import outbox_enqueue
-from .public_copy import PublicCopyUnconfirmed, public_copy_of
-
-# Statuses in which the assigned reviewer writes the determination.
-EDITABLE = [Case.Status.ACCEPTED, Case.Status.IN_REVIEW, Case.Status.RETURNED]
-# After approval nothing about the determination changes, in any interface.
-FINAL = [Case.Status.APPROVED, Case.Status.ISSUED]
-
-
-class StaleDraft(Exception):
-    """The panel changed since the page that sent this save was loaded (another tab or window)."""
-
-
-class CredentialsLapsed(Exception):
-    """Approval refused: the letter would state credentials the reviewer no longer holds; `problems` says which."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__(" ".join(problems))
-
-
-class SubmissionIncomplete(Exception):
-    """Submission refused; `problems` lists every missing piece."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("; ".join(problems))
+from .public_copy import public_copy_of
+from .workflow import case_lock, case_require_status, case_transition
 
 
 @dataclass(frozen=True)
@@ -48,37 +23,25 @@ class CitationInput:
     pages: str = ""
 
 
-def _require_reviewer_of(case: Case, user: AbstractBaseUser) -> None:
-    reviewer = getattr(user, "reviewer", None)
-    if reviewer is None or case.reviewer_id != reviewer.pk:
-        raise PermissionDenied("Only the case's reviewer may do this.")
-
-
-def _lock(case: Case) -> Case:
-    return Case.objects.select_for_update().get(pk=case.pk)
-
-
 @transaction.atomic
 def case_accept(*, case: Case, by: AbstractBaseUser, attested: bool) -> Case:
     """The assigned reviewer attests to no conflict with any party and accepts the case.
 
-    Raises PermissionDenied unless `by` is the case's reviewer, ValueError without the
-    attestation, and TransitionNotAllowed unless the case is assigned.
+    Raises PermissionDenied unless `by` is the case's reviewer, and Refused unless the case is
+    assigned (code "not_allowed") and without the attestation (code "attestation_missing").
     """
-    case = _lock(case)
-    _require_reviewer_of(case, by)
+    case = case_lock(case, "accept", by=by)
     if not attested:
-        raise ValueError("Attest that you have no material affiliation with any party before accepting.")
-    from_status = case.status
-    case.accept()
-    case.save()
-    CaseEvent.record(
+        raise Refused(
+            Problem("Attest that you have no material affiliation with any party before accepting.", where="attest"),
+            code="attestation_missing",
+        )
+    return case_transition(
         case,
+        "accept",
         by=by,
-        from_status=from_status,
         note="accepted; attested no material professional, familial or financial affiliation with any party",
     )
-    return case
 
 
 @transaction.atomic
@@ -86,42 +49,41 @@ def case_decline(*, case: Case, by: AbstractBaseUser, reason: str) -> Case:
     """The assigned reviewer declines (conflict, unavailable): the case goes back for assignment.
 
     The reviewer is excluded from the case from then on and the coordinators are told after
-    commit. Raises PermissionDenied, ValueError without a reason, TransitionNotAllowed unless
-    the case is assigned or accepted.
+    commit. Raises PermissionDenied unless `by` is the case's reviewer, and Refused unless the case
+    is assigned or accepted (code "not_allowed": under review, the coordinator reassigns it) and
+    without a reason (code "reason_missing").
     """
-    case = _lock(case)
-    _require_reviewer_of(case, by)
+    case = case_lock(case, "release", by=by)
     if not reason.strip():
-        raise ValueError("Say why you decline the case.")
-    if case.status not in (Case.Status.ASSIGNED, Case.Status.ACCEPTED):
-        raise ValidationError("A case under review cannot be declined; ask the coordinator to reassign it.")
-    reviewer, from_status = case.reviewer, case.status
-    case.release()
-    case.reviewer = None
-    case.date_assigned = None
-    case.save()
+        raise Refused(Problem("Say why you decline the case.", where="reason"), code="reason_missing")
+    reviewer = case.reviewer
+    case = case_transition(
+        case, "release", by=by, note=f"declined by {reviewer}: {reason}", reviewer=None, date_assigned=None
+    )
     documents_forget_openings(case=case)
     CaseExclusion.objects.get_or_create(
         case=case, reviewer=reviewer, defaults={"reason": f"declined: {reason}", "created_by": by}
     )
-    CaseEvent.record(case, by=by, from_status=from_status, note=f"declined by {reviewer}: {reason}")
     outbox_enqueue(task="reviews.tasks.notify_coordinators_declined", args=[case.pk], key=f"case:{case.pk}")
     return case
 
 
 def _start_editing(case: Case, by: AbstractBaseUser) -> Case:
-    """Lock the case for a draft save; the first edit moves accepted or returned into review."""
-    case = _lock(case)
-    _require_reviewer_of(case, by)
-    if case.status in FINAL:
-        raise ValidationError("The determination is approved and can no longer change.")
-    if case.status not in EDITABLE:
-        raise ValidationError(f"The case is {case.get_status_display().lower()}: the review cannot be edited now.")
+    """Lock the case for a draft save; the first edit moves accepted or returned into review.
+
+    Raises PermissionDenied unless `by` is the case's reviewer, and Refused (code "not_editable")
+    unless the reviewer writes the determination now.
+    """
+    case = case_lock(case, "start_review", by=by)
+    if case.status not in Case.Status.EDITABLE:
+        message = (
+            "The determination is approved and can no longer change."
+            if case.status in Case.Status.FINAL
+            else f"The case is {case.get_status_display().lower()}: the review cannot be edited now."
+        )
+        raise Refused(Problem(message, hint="Reload the page."), code="not_editable")
     if case.status != Case.Status.IN_REVIEW:
-        from_status = case.status
-        case.start_review()
-        case.save(update_fields=["status", "updated_at"])
-        CaseEvent.record(case, by=by, from_status=from_status, note="review started")
+        case = case_transition(case, "start_review", by=by, note="review started")
     return case
 
 
@@ -129,12 +91,15 @@ def _start_editing(case: Case, by: AbstractBaseUser) -> Case:
 def case_summary_save(*, case: Case, by: AbstractBaseUser, text: str, version: int) -> int:
     """Save the clinical case summary drafted from `version`; returns the new version.
 
-    Raises StaleDraft when the summary was saved elsewhere since `version`, and
-    PermissionDenied / ValidationError when the reviewer may not edit the case now.
+    Raises Refused when the summary was saved elsewhere since `version` (code "stale_draft") or the
+    reviewer may not edit the case now (code "not_editable"), and PermissionDenied for anyone else.
     """
     case = _start_editing(case, by)
     if case.summary_version != version:
-        raise StaleDraft(f"The summary was changed elsewhere at {case.updated_at:%H:%M:%S}.")
+        raise Refused(
+            Problem(f"The summary was changed elsewhere at {case.updated_at:%H:%M:%S}.", where="summary"),
+            code="stale_draft",
+        )
     case.clinical_case_summary = text
     case.summary_version = version + 1
     case.save(update_fields=["clinical_case_summary", "summary_version", "updated_at"])
@@ -159,13 +124,18 @@ def item_review_save(
 
     The claims administrator's citations come from intake; the reviewer may correct them here.
 
-    Returns the new version. Raises StaleDraft when the panel changed since `version`, and
-    PermissionDenied / ValidationError when the reviewer may not edit the case now.
+    Returns the new version. Raises Refused when the panel changed since `version` (code "stale_draft")
+    or the reviewer may not edit the case now (code "not_editable"), and PermissionDenied for anyone else.
     """
     _start_editing(item.case, by)  # the case lock also serialises saves of its items
     item = DisputedItem.objects.get(pk=item.pk)
     if item.version != version:
-        raise StaleDraft("This item was changed in another tab or window since you opened it.")
+        raise Refused(
+            Problem(
+                "This item was changed in another tab or window since you opened it.", where=f"item-{item.position}"
+            ),
+            code="stale_draft",
+        )
     item.decision = decision
     item.ca_cited_no_evidence = ca_cited_no_evidence
     item.review_cited_no_evidence = review_cited_no_evidence
@@ -190,25 +160,32 @@ def item_review_save(
     return item.version
 
 
-def submission_problems(case: Case) -> list[str]:
-    """Every piece DESIGN.md section 4 requires before submission that is missing (3 queries)."""
+def submission_problems(case: Case) -> list[Problem]:
+    """Every piece DESIGN.md section 4 requires before submission that is missing (3 queries).
+
+    Each problem's `where` is the workspace panel it is about: "summary", "item-<position>" or "documents".
+    """
     problems = []
     if not case.clinical_case_summary.strip():
-        problems.append("The clinical case summary is empty.")
+        problems.append(Problem("The clinical case summary is empty.", where="summary"))
     items = list(case.items.prefetch_related("citations"))
     for item in items:
-        label = f"Item {item.position} ({item.request_text[:50]})"
+        label, panel = f"Item {item.position} ({item.request_text[:50]})", f"item-{item.position}"
         roles = {c.role for c in item.citations.all()}
         if not item.decision:
-            problems.append(f"{label} has no decision.")
+            problems.append(Problem(f"{label} has no decision.", where=panel))
         if not item.rationale.strip():
-            problems.append(f"{label} has no decision rationale.")
+            problems.append(Problem(f"{label} has no decision rationale.", where=panel))
         if Citation.Role.CLAIMS_ADMINISTRATOR not in roles and not item.ca_cited_no_evidence:
-            problems.append(f"{label}: record the claims administrator's guideline, or that it cited none.")
+            problems.append(
+                Problem(f"{label}: record the claims administrator's guideline, or that it cited none.", where=panel)
+            )
         if Citation.Role.REVIEW not in roles and not item.review_cited_no_evidence:
-            problems.append(f"{label}: cite a guideline, or state that the review cites no medical evidence.")
+            problems.append(
+                Problem(f"{label}: cite a guideline, or state that the review cites no medical evidence.", where=panel)
+            )
     for document in case.documents.filter(first_opened_at__isnull=True):
-        problems.append(f"You have not opened {document}.")
+        problems.append(Problem(f"You have not opened {document}.", where="documents"))
     return problems
 
 
@@ -216,62 +193,57 @@ def submission_problems(case: Case) -> list[str]:
 def case_submit(*, case: Case, by: AbstractBaseUser) -> Case:
     """Submit the determination for quality review; the case becomes read-only for the reviewer.
 
-    Raises SubmissionIncomplete with every missing piece, PermissionDenied unless `by` is the
-    case's reviewer, and TransitionNotAllowed unless the case is in review.
+    Raises PermissionDenied unless `by` is the case's reviewer, and Refused unless the case is in
+    review (code "not_allowed") and with every missing piece (code "incomplete").
     """
-    case = _lock(case)
-    _require_reviewer_of(case, by)
+    case = case_lock(case, "submit", by=by)
     if problems := submission_problems(case):
-        raise SubmissionIncomplete(problems)
-    from_status = case.status
-    case.submit()
-    case.save()
-    CaseEvent.record(case, by=by, from_status=from_status, note="submitted for quality review")
-    return case
+        raise Refused(*problems, code="incomplete")
+    return case_transition(case, "submit", by=by, note="submitted for quality review")
 
 
 @transaction.atomic
 def case_return_to_reviewer(*, case: Case, by: AbstractBaseUser, comments: str) -> Case:
     """Quality review sends the case back with comments, shown at the top of the workspace.
 
-    Raises PermissionDenied for a non-coordinator, ValueError without comments, and
-    TransitionNotAllowed unless the case is submitted.
+    Raises PermissionDenied for a non-coordinator, and Refused unless the case is submitted (code
+    "not_allowed") and without comments (code "comments_missing").
     """
-    require_coordinator(by)
+    case = case_lock(case, "return_to_reviewer", by=by)
     if not comments.strip():
-        raise ValueError("Write the comments the reviewer should address.")
-    case = _lock(case)
-    from_status = case.status
-    case.return_to_reviewer()
-    case.qa_comments = comments
-    case.save()
-    CaseEvent.record(case, by=by, from_status=from_status, note=f"returned to the reviewer: {comments}")
-    return case
+        raise Refused(
+            Problem("Write the comments the reviewer should address.", where="comments"), code="comments_missing"
+        )
+    return case_transition(
+        case, "return_to_reviewer", by=by, note=f"returned to the reviewer: {comments}", qa_comments=comments
+    )
 
 
 @transaction.atomic
 def case_approve(*, case: Case, by: AbstractBaseUser) -> Case:
     """Quality review approves the determination: it is final from now on and its letter is queued after commit.
 
-    Raises PermissionDenied for a non-coordinator, SubmissionIncomplete if the determination
-    is somehow incomplete, PublicCopyUnconfirmed unless the public copy as it now stands was
-    confirmed since the last submission, CredentialsLapsed when the reviewer no longer holds an
-    active licence or a current certification (the letter states both), and TransitionNotAllowed
-    unless the case is submitted.
+    Raises PermissionDenied for a non-coordinator, and Refused unless the case is submitted (code
+    "not_allowed"), if the determination is somehow incomplete (code "incomplete", a problem per
+    missing piece), unless the public copy as it now stands was confirmed since the last submission
+    (code "public_copy_unconfirmed"), and when the reviewer no longer holds an active licence or a
+    current certification, which the letter states (code "credentials_lapsed").
     """
-    require_coordinator(by)
-    case = _lock(case)
+    case = case_lock(case, "approve", by=by)
+    case_require_status(case, "approve")  # returned or approved by someone else meanwhile: that first
     if problems := submission_problems(case):
-        raise SubmissionIncomplete(problems)
+        raise Refused(*problems, code="incomplete")
     if problem := public_copy_of(letter_queryset().get(pk=case.pk)).problem:
-        raise PublicCopyUnconfirmed(problem)
-    from_status = case.status
-    case.approve()
-    case.decision_date = timezone.localdate()
+        raise Refused(Problem(problem, where="public_copy"), code="public_copy_unconfirmed")
     if problems := credential_problems(case):
-        raise CredentialsLapsed(problems)
-    case.qa_comments = ""
-    case.save()
-    CaseEvent.record(case, by=by, from_status=from_status, note="approved")
+        raise Refused(
+            Problem(
+                " ".join(problems),
+                hint="The letter states the reviewer's licensure and certification: update the reviewer's"
+                " credentials in the admin, or reassign the case.",
+            ),
+            code="credentials_lapsed",
+        )
+    case = case_transition(case, "approve", by=by, note="approved", decision_date=timezone.localdate(), qa_comments="")
     letter_queue(case=case, by=by)
     return case

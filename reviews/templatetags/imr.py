@@ -1,9 +1,9 @@
-"""Template helpers shared by the case pages: due dates with the time left, status badges."""
+"""Template helpers shared by the case pages: due dates with the time left, status badges, next actions."""
 
 from django import template
 from django.utils import timezone
 
-from .. import deadlines
+from .. import actions, deadlines
 from ..models import Case
 
 register = template.Library()
@@ -32,3 +32,9 @@ def status_badge(case):
 def due(date, priority=""):
     """A due date with the time left: `{% due case.decision_due_date case.priority %}`."""
     return {"date": date, "left": deadlines.time_left(date, expedited=priority == "expedited", now=timezone.now())}
+
+
+@register.simple_tag
+def case_actions(case, user):
+    """The actions `user` may take on `case` now (reviews.actions): `{% case_actions case user as actions %}`."""
+    return actions.case_actions(case, user)

@@ -1,11 +1,10 @@
 """The coordinator's case page and its actions: eligibility, records, assignment."""
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_fsm import TransitionNotAllowed
+from django_fsm import can_proceed
 
 from .. import eligibility, services
 from ..assignment import rank_reviewers
@@ -43,17 +42,9 @@ def _stale(request, case: Case, action: str):
 def case_detail(request, case_number):
     case = get_case_for_coordinator(request.user, case_number, CASE_PAGE)
     record_access(case, by=request.user, page="case")
-    context = {
-        "case": case,
-        "documents": case.documents.all(),
-        "with_reviewer": case.status in Case.WITH_REVIEWER,
-    }
-    if case.status in (Case.Status.APPROVED, Case.Status.ISSUED):
+    context = {"case": case, "documents": case.documents.all()}
+    if case.determination_final:
         context.update(letters_context(case))
-    if case.status == Case.Status.ELIGIBLE:
-        context["records_request_form"] = RecordsRequestForm()
-    if case.status == Case.Status.AWAITING_RECORDS:
-        context["records_complete_form"] = RecordsCompleteForm(case=case)
     return render(request, "reviews/case_detail.html", context)
 
 
@@ -61,7 +52,7 @@ def case_detail(request, case_number):
 @coordinator_required
 def case_eligibility(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
-    if case.status != Case.Status.RECEIVED:
+    if not can_proceed(case.confirm_eligible):
         return _stale(request, case, "checked for eligibility")
     initial = eligibility.checklist_initial(case)
     form = EligibilityForm(request.POST or None, initial=initial)
@@ -87,13 +78,16 @@ def case_eligibility(request, case_number):
                     eligible=data["eligible"],
                     reason=f"{data['reason']} [{summary}]".strip(),
                 )
-            except Refused:
-                return _stale(request, case, "checked for eligibility")
-            if data["eligible"]:
-                messages.success(request, f"{case} is eligible. Send the notice and request the records next.")
+            except Refused as refused:
+                if refused.code == "not_allowed":
+                    return _stale(request, case, "checked for eligibility")
+                refused.add_to_form(form)
             else:
-                messages.info(request, f"{case} is ineligible and closed.")
-            return redirect("reviews:case_detail", case.case_number)
+                if data["eligible"]:
+                    messages.success(request, f"{case} is eligible. Send the notice and request the records next.")
+                else:
+                    messages.info(request, f"{case} is ineligible and closed.")
+                return redirect("reviews:case_detail", case.case_number)
     return render(
         request,
         "reviews/case_eligibility.html",
@@ -140,8 +134,8 @@ def case_assign(request, case_number):
     case = get_case_for_coordinator(
         request.user, case_number, Case.objects.select_related("reviewer__user", "requesting_provider__specialty")
     )
-    reassigning = case.status in Case.WITH_REVIEWER
-    if case.status != Case.Status.READY_FOR_ASSIGNMENT and not reassigning:
+    reassigning = can_proceed(case.reassign)  # the page takes both transitions
+    if not (reassigning or can_proceed(case.assign)):
         return _stale(request, case, "assigned")
     form = (ReassignForm if reassigning else AssignForm)(request.POST or None)
     if form.is_valid():
@@ -153,13 +147,11 @@ def case_assign(request, case_number):
                 )
             else:
                 case = services.case_assign_reviewer(case=case, reviewer=reviewer, by=request.user)
-        except TransitionNotAllowed:
-            messages.error(request, f"{case} was assigned by someone else a moment ago; nothing was changed.")
-            return redirect("reviews:case_detail", case.case_number)
-        except services.ReviewerNotEligible as e:
-            messages.error(request, f"{reviewer} cannot take {case}: {e}.")
-        except ValidationError as e:
-            messages.error(request, " ".join(e.messages))
+        except Refused as refused:
+            if refused.code == "not_allowed":
+                messages.error(request, f"{case} was assigned by someone else a moment ago; nothing was changed.")
+                return redirect("reviews:case_detail", case.case_number)
+            refused.add_to_messages(request)
         else:
             messages.success(request, f"{case} assigned to {reviewer}. They have been notified by e-mail.")
             return redirect("reviews:case_detail", case.case_number)

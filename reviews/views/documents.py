@@ -4,7 +4,6 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -13,6 +12,7 @@ from .. import services
 from ..documents import max_upload_bytes
 from ..forms.documents import DocumentUploadForm
 from ..permissions import coordinator_required, get_case_for_coordinator, get_document_for_user
+from ..services.errors import Refused
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ def document_upload(request, case_number):
                 service_date=data["service_date"],
                 submitted_by=data["submitted_by"],
             )
-        except ValidationError as error:
-            form.add_error(None, error)
+        except Refused as refused:
+            refused.add_to_form(form)
         else:
             count = len(documents)
             messages.success(request, f"{count} document{'s' if count != 1 else ''} added to {case.case_number}.")

@@ -10,16 +10,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from .. import deadlines
-from ..models import Case, CaseQuerySet, Letter, Reviewer
+from ..models import Case, Letter, Reviewer
 from ..permissions import is_coordinator, is_reviewer
 from ..services import letters as letter_services
 from .cases import with_time_left
 
 # Each dashboard list shows this many cases and links to the case list for the rest.
 LIST_CAP = 25
-
-# Open statuses shown as tiles, in workflow order; the closed ones follow in a quieter line.
-OPEN_STATUSES = [s for s in Case.Status if s not in Case.CLOSED_STATUSES]
 
 
 @require_GET
@@ -51,8 +48,9 @@ def dashboard_context() -> dict:
     return {
         "today": today,
         "soon_until": soon_until,
-        "open_counts": [(s, by_status.get(s, 0)) for s in OPEN_STATUSES],
-        "closed_counts": [(s, by_status.get(s, 0)) for s in Case.CLOSED_STATUSES],
+        # Open statuses as tiles, in workflow order; the closed ones follow in a quieter line.
+        "open_counts": [(s, by_status.get(s, 0)) for s in S.OPEN],
+        "closed_counts": [(s, by_status.get(s, 0)) for s in S.CLOSED],
         "overdue": _capped(rows.overdue(today), counts["overdue"], now),
         "due_soon": _capped(rows.due_between(today, soon_until), counts["due_soon"], now),
         "awaiting_records": _capped(
@@ -90,7 +88,7 @@ def reviewer_loads() -> list[Reviewer]:
         # The status condition goes into the JOIN, so only open cases are joined (by the status
         # index), not every case the reviewer ever had.
         .annotate(
-            open_cases=FilteredRelation("cases", condition=Q(cases__status__in=CaseQuerySet.LOAD_STATUSES)),
+            open_cases=FilteredRelation("cases", condition=Q(cases__status__in=Case.Status.LOAD)),
             open_load=Count("open_cases"),
         )
         .order_by("user__last_name", "user__first_name", "pk")

@@ -13,6 +13,7 @@ from ..forms.intake import CaseIntakeForm, DiagnosisFormSetFactory, DisputedItem
 from ..models import Organization, normalize_name
 from ..permissions import coordinator_required
 from ..services import parties
+from ..services.errors import Refused
 
 
 @require_http_methods(["GET", "POST"])
@@ -27,12 +28,10 @@ def case_intake(request):
     if data is not None and all_valid([form, diagnoses, items]):
         try:
             case = _create(request.user, form, diagnoses, items)
-        except ValidationError as error:
-            # The same dispute is open already, or a race (a party changed meanwhile). Nothing was saved.
-            if not hasattr(error, "error_dict") and error.error_list[0].code == "duplicate_dispute":
-                duplicate = error.messages[0]  # shown beside the box that confirms it
-            else:
-                _add_errors(form, error)
+        except Refused as refused:  # the same dispute is open already: shown beside the box that confirms it
+            duplicate = str(refused)
+        except ValidationError as error:  # a race (a party changed meanwhile). Nothing was saved.
+            _add_errors(form, error)
         else:
             messages.success(request, f"Case {case.case_number} created.")
             return redirect("reviews:case_detail", case_number=case.case_number)

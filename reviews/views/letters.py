@@ -15,6 +15,7 @@ from ..audit import record_access
 from ..models import Letter
 from ..permissions import coordinator_required, get_case_for_coordinator, get_case_for_reviewer, is_coordinator
 from ..services import letters as letter_services
+from ..services.errors import Refused
 
 KINDS = {"final": Letter.Kind.FINAL_DETERMINATION, "public": Letter.Kind.PUBLIC_COPY}
 
@@ -84,8 +85,8 @@ def _letter_action(request, case_number, version, service, done: str):
     letter = get_object_or_404(case.letters, version=version, kind=Letter.Kind.FINAL_DETERMINATION)
     try:
         service(letter=letter, by=request.user)
-    except ValueError as e:
-        messages.error(request, str(e))
+    except Refused as refused:
+        refused.add_to_messages(request)
     else:
         messages.success(request, f"Letter version {version} {done}.")
     return redirect("reviews:case_detail", case.case_number)
@@ -111,8 +112,8 @@ def letter_correct(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
     try:
         letter = services.letter_correct(case=case, by=request.user, reason=request.POST.get("reason", ""))
-    except ValueError as e:
-        messages.error(request, str(e))
+    except Refused as refused:
+        refused.add_to_messages(request)
     else:
         messages.success(request, f"Corrected letter version {letter.version} queued.")
     return redirect("reviews:case_detail", case.case_number)

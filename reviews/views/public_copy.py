@@ -3,7 +3,6 @@
 from collections import Counter
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -11,6 +10,7 @@ from .. import services
 from ..forms.quality import RedactionTextForm
 from ..letters import letter_queryset
 from ..permissions import coordinator_required, get_case_for_coordinator
+from ..services.errors import Refused
 
 # What the page reads: the letter's case, and who confirmed its public copy.
 PUBLIC_COPY_PAGE = letter_queryset().select_related("redaction__confirmed_by")
@@ -59,8 +59,8 @@ def _change(request, case_number, service, done):
     text = form.cleaned_data["text"]
     try:
         service(case=case, by=request.user, text=text)
-    except ValidationError as refused:
-        messages.error(request, " ".join(refused.messages))
+    except Refused as refused:
+        refused.add_to_messages(request)
     else:
         messages.success(request, done.format(text=text))
     return redirect("reviews:case_public_copy", case.case_number)
@@ -88,10 +88,8 @@ def public_copy_confirm(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
     try:
         services.public_copy_confirm(case=case, by=request.user, digest=request.POST.get("digest", ""))
-    except ValidationError as refused:
-        messages.error(request, " ".join(refused.messages))
-    except ValueError as changed:
-        messages.error(request, str(changed))
+    except Refused as refused:
+        refused.add_to_messages(request)
     else:
         messages.success(request, "Public copy confirmed: it is published as shown when the determination is approved.")
         return redirect("reviews:case_qa", case.case_number)

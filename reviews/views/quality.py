@@ -5,13 +5,14 @@ from django.db import models
 from django.db.models import F, OuterRef, Prefetch, Subquery
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_fsm import TransitionNotAllowed
+from django_fsm import can_proceed, has_transition_perm
 
 from .. import services
 from ..forms.quality import ReturnForm
 from ..letters import letter_queryset, render_letter
 from ..models import Case, CaseEvent
 from ..permissions import coordinator_required, get_case_for_coordinator
+from ..services.errors import Refused
 
 S = Case.Status
 
@@ -24,7 +25,7 @@ QA_PAGE = (
     .prefetch_related(
         Prefetch(
             "events",
-            queryset=CaseEvent.objects.filter(to_status__in=[S.SUBMITTED, S.RETURNED, S.APPROVED, S.ISSUED])
+            queryset=CaseEvent.objects.filter(to_status__in=[S.SUBMITTED, S.RETURNED, *S.FINAL])
             .exclude(from_status=F("to_status"))
             .select_related("actor")
             .order_by("-created_at", "-id"),
@@ -64,7 +65,7 @@ def _render_qa(
 ):
     if not hasattr(case, "review_events"):  # an action's lean fetch, shown again with what went wrong
         case = QA_PAGE.get(pk=case.pk)
-    reviewing = case.status == S.SUBMITTED
+    reviewing = has_transition_perm(case.approve, request.user)  # and so return it: the same role and status
     # The review events come newest first: the first move into submitted is the last submission.
     submitted_at = next((e.created_at for e in case.review_events if e.to_status == S.SUBMITTED), None)
     context = {
@@ -106,15 +107,18 @@ def case_qa(request, case_number):
 @coordinator_required
 def case_qa_return(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
-    if case.status != S.SUBMITTED:
+    if not can_proceed(case.return_to_reviewer):
         return _stale(request, case)
     form = ReturnForm(request.POST)
     if not form.is_valid():
         return _render_qa(request, case, return_form=form, status=400)
     try:
         case = services.case_return_to_reviewer(case=case, by=request.user, comments=form.cleaned_data["comments"])
-    except TransitionNotAllowed:
-        return _stale(request, case)
+    except Refused as refused:
+        if refused.code == "not_allowed":
+            return _stale(request, case)
+        refused.add_to_form(form)
+        return _render_qa(request, case, return_form=form, status=400)
     messages.success(request, f"{case} returned to the reviewer; your comments are at the top of their workspace.")
     return redirect("reviews:qa_list")
 
@@ -123,24 +127,18 @@ def case_qa_return(request, case_number):
 @coordinator_required
 def case_qa_approve(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
-    if case.status != S.SUBMITTED:
-        return _stale(request, case)
     try:
         case = services.case_approve(case=case, by=request.user)
-    except services.CredentialsLapsed as lapsed:
-        messages.error(
-            request,
-            f"Approval refused: {lapsed} The letter states the reviewer's licensure and certification; "
-            "update the reviewer's credentials in the admin, or reassign the case. Nothing was changed.",
-        )
+    except Refused as refused:
+        if refused.code == "not_allowed":
+            return _stale(request, case)
+        if refused.code == "incomplete":
+            # The records changed since submission: the coordinator returns the case with these points.
+            return _render_qa(request, case, problems=refused.problems, refused=True, status=409)
+        if refused.code == "public_copy_unconfirmed":
+            return _render_qa(request, case, public_copy_refused=str(refused), status=409)
+        messages.error(request, f"Approval refused: {refused} Nothing was changed.")
         return redirect("reviews:case_qa", case.case_number)
-    except services.SubmissionIncomplete as incomplete:
-        # The records changed since submission: the coordinator returns the case with these points.
-        return _render_qa(request, case, problems=incomplete.problems, refused=True, status=409)
-    except services.PublicCopyUnconfirmed as unconfirmed:
-        return _render_qa(request, case, public_copy_refused=str(unconfirmed), status=409)
-    except TransitionNotAllowed:
-        return _stale(request, case)
     decided = f"{case.decision_date:%m/%d/%Y}"
     messages.success(
         request, f"{case} approved, decision date {decided}: the determination is final, its letter queued."

@@ -1,11 +1,10 @@
 """The expert reviewer's pages: queue, conflict attestation, workspace with autosave, letter preview, submission."""
 
-import re
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Case as SqlCase
 from django.db.models import IntegerField, Prefetch, Q, Value, When
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_fsm import TransitionNotAllowed
 
 from .. import services
 from ..audit import record_access
@@ -21,7 +19,7 @@ from ..forms.review import AttestForm, DeclineForm, ItemReviewForm, SummaryForm
 from ..letters import letter_queryset, render_letter
 from ..models import Case, Citation, DisputedItem, Guideline
 from ..permissions import get_case_for_reviewer, is_coordinator, is_reviewer
-from ..services.review import EDITABLE, FINAL
+from ..services.errors import Refused
 from .letters import letters_context
 
 CASE_WITH_PARTIES = Case.objects.select_related(
@@ -64,20 +62,6 @@ def guidelines_in_search_order(queryset=None):
         output_field=IntegerField(),
     )
     return queryset.annotate(sequence_rank=rank).order_by("sequence_rank", "title", "edition")
-
-
-def locate_problems(problems: list[str]) -> list[tuple[str, str]]:
-    """Pair each of services.submission_problems' messages with the anchor of the panel it is about."""
-    located = []
-    for problem in problems:
-        if match := re.match(r"Item (\d+)\b", problem):
-            anchor = f"item-{match[1]}"
-        elif problem.startswith("You have not opened"):
-            anchor = "documents"
-        else:
-            anchor = "summary"
-        located.append((anchor, problem))
-    return located
 
 
 def _reviewer_required(view):
@@ -124,6 +108,12 @@ def _save_status(request, panel: str, *, status=200, state="saved", message="", 
     return response
 
 
+def _not_saved(request, panel: str, refused: Refused):
+    """409: the draft is stale (another tab saved since), or the review is no longer editable."""
+    message = STALE_MESSAGE if refused.code == "stale_draft" else f"Not saved: {refused}"
+    return _save_status(request, panel, status=409, state="conflict", message=message)
+
+
 def _saved(request, panel: str, version: int, warnings=()):
     now = timezone.localtime()
     message = f"Saved at {now:%H:%M:%S}." + "".join(f" {w}" for w in warnings)
@@ -159,9 +149,11 @@ def case_attest(request, case_number):
             services.case_decline(case=case, by=request.user, reason=decline_form.cleaned_data["reason_text"])
             messages.info(request, f"You declined {case}. The coordinators have been told; it is no longer yours.")
             return redirect("reviews:reviewer_queue")
-    except (TransitionNotAllowed, ValidationError):
-        messages.error(request, f"{case} changed a moment ago (reassigned or withdrawn); nothing was recorded.")
-        return redirect("reviews:reviewer_queue")
+    except Refused as refused:
+        if refused.code == "not_allowed":
+            messages.error(request, f"{case} changed a moment ago (reassigned or withdrawn); nothing was recorded.")
+            return redirect("reviews:reviewer_queue")
+        refused.add_to_form(accept_form if action == "accept" else decline_form)
     status = 400 if request.method == "POST" else 200
     context = {"case": case, "accept_form": accept_form, "decline_form": decline_form}
     return render(request, "reviews/case_attest.html", context, status=status)
@@ -179,11 +171,10 @@ def _items_with_rows(case: Case) -> list[DisputedItem]:
 
 def _workspace(request, case: Case, *, problems=(), status=200):
     """Render the workspace of `case` (fetched with REVIEW_PAGE), with the submission problems in place."""
-    located = locate_problems(list(problems))
     items = _items_with_rows(case)
     cited = {}
     for item in items:
-        item.problems = [message for anchor, message in located if anchor == item.panel]
+        item.problems = [p for p in problems if p.where == item.panel]
         cited.update({c.guideline_id: c.guideline for c in item.citations.all()})
     guidelines = list(guidelines_in_search_order(Guideline.objects.filter(active=True)))
     # A guideline taken out of the catalogue stays selectable where it is already cited.
@@ -194,12 +185,12 @@ def _workspace(request, case: Case, *, problems=(), status=200):
         "documents": list(case.documents.all()),
         "guidelines": guidelines,
         "guideline_options": options,
-        "editable": case.status in EDITABLE,
-        "problems": located,
-        "summary_problems": [message for anchor, message in located if anchor == "summary"],
-        "document_problems": [message for anchor, message in located if anchor == "documents"],
+        "editable": case.status in Case.Status.EDITABLE,
+        "problems": problems,
+        "summary_problems": [p for p in problems if p.where == "summary"],
+        "document_problems": [p for p in problems if p.where == "documents"],
     }
-    if case.status in FINAL:
+    if case.determination_final:
         context.update(letters_context(case))
     return render(request, "reviews/case_workspace.html", context, status=status)
 
@@ -230,11 +221,8 @@ def summary_save(request, case_number):
             text=form.cleaned_data["clinical_case_summary"],
             version=form.cleaned_data["version"],
         )
-    except services.StaleDraft:
-        return _save_status(request, "summary", status=409, state="conflict", message=STALE_MESSAGE)
-    except (ValidationError, PermissionDenied) as error:
-        message = "Not saved: " + " ".join(getattr(error, "messages", [str(error)])) + " Reload the page."
-        return _save_status(request, "summary", status=409, state="conflict", message=message)
+    except Refused as refused:
+        return _not_saved(request, "summary", refused)
     return _saved(request, "summary", version)
 
 
@@ -263,11 +251,8 @@ def item_save(request, case_number, position):
             rationale=data["rationale"],
             internal_note=data["internal_note"],
         )
-    except services.StaleDraft:
-        return _save_status(request, panel, status=409, state="conflict", message=STALE_MESSAGE)
-    except (ValidationError, PermissionDenied) as error:
-        message = "Not saved: " + " ".join(getattr(error, "messages", [str(error)])) + " Reload the page."
-        return _save_status(request, panel, status=409, state="conflict", message=message)
+    except Refused as refused:
+        return _not_saved(request, panel, refused)
     return _saved(request, panel, version, form.warnings)
 
 
@@ -278,16 +263,16 @@ def case_submit(request, case_number):
     case = get_case_for_reviewer(request.user, case_number, queryset=REVIEW_PAGE)
     try:
         services.case_submit(case=case, by=request.user)
-    except services.SubmissionIncomplete as incomplete:
-        return _workspace(request, case, problems=incomplete.problems, status=400)
-    except TransitionNotAllowed:
+    except Refused as refused:
+        if refused.code != "not_allowed":  # "incomplete": every missing piece, in place
+            return _workspace(request, case, problems=refused.problems, status=400)
         if case.status == Case.Status.RETURNED:
             messages.error(
                 request,
                 "Nothing has changed since quality review returned the case: amend the review in answer "
                 "to the comments, then submit again.",
             )
-        elif case.status in EDITABLE:
+        elif case.status in Case.Status.EDITABLE:
             messages.error(request, "Make at least one change to the review before submitting it.")
         else:
             messages.info(request, f"{case} is already {case.get_status_display().lower()}.")
@@ -303,12 +288,12 @@ def case_preview(request, case_number):
     """The letter as it will be issued, rendered from the review as saved now, and what still blocks submission."""
     case = get_case_for_reviewer(request.user, case_number, queryset=letter_queryset())
     record_access(case, by=request.user, page="letter preview")
-    editable = case.status in EDITABLE
+    editable = case.status in Case.Status.EDITABLE
     context = {
         "case": case,
         "letter_html": render_letter(case=case, fmt="html"),
         "editable": editable,
-        "problems": locate_problems(services.submission_problems(case)) if editable else [],
+        "problems": services.submission_problems(case) if editable else [],
     }
     return render(request, "reviews/case_preview.html", context)
 

@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from reviews import deadlines
 from reviews.models import (
-    CLOSED_STATUSES,
     Case,
     Diagnosis,
     DisputedItem,
@@ -51,8 +50,7 @@ STATUS_WEIGHTS = {
     S.TERMINATED: 2,
 }
 PRIORITY_WEIGHTS = {P.STANDARD: 85, P.EXPEDITED: 8, P.FORMULARY: 7}
-WITH_RECORDS = {S.READY_FOR_ASSIGNMENT, *Case.WITH_REVIEWER, S.SUBMITTED, S.APPROVED, S.ISSUED}
-WITH_REVIEWER = {*Case.WITH_REVIEWER, S.SUBMITTED, S.APPROVED, S.ISSUED}
+WITH_RECORDS = {S.READY_FOR_ASSIGNMENT, *S.HAS_REVIEWER}
 RECORDS_REQUESTED = WITH_RECORDS | {S.AWAITING_RECORDS}
 
 FIRST_NAMES = "Maria James Linda Robert Patricia Michael Jennifer David Elizabeth Jose Susan Daniel Karen Luis".split()  # noqa: SIM905
@@ -100,7 +98,7 @@ DUE_ORDER_INDEX = models.Index(
     F("decision_due_date"),
     F("case_number"),
     name="case_open_due_order_idx",
-    condition=~Q(status__in=CLOSED_STATUSES),
+    condition=~Q(status__in=S.CLOSED),
 )
 CASE_PREFIX = "CM90-"  # the year 2090: never a real case number, so the generated ones cannot collide
 
@@ -219,7 +217,7 @@ class Command(BaseCommand):
             (
                 c
                 for c in created
-                if c.status not in CLOSED_STATUSES
+                if c.status not in S.CLOSED
                 and c.decision_date is None
                 and week[0] <= (c.decision_due_date or dt.date.min) <= week[1]
             ),
@@ -268,10 +266,7 @@ class Command(BaseCommand):
 
     def case(self, number, status, priority, today, holidays, rng, employers, administrators, providers, reviewers):
         day = dt.timedelta(days=1)
-        if status in (S.ISSUED, S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED):
-            received = today - rng.randint(30, 730) * day
-        else:
-            received = today - rng.randint(0, 45) * day
+        received = today - rng.randint(30, 730) * day if status in S.CLOSED else today - rng.randint(0, 45) * day
         ur_decision = received - rng.randint(3, 25) * day
         fields = {}
         if status in RECORDS_REQUESTED:
@@ -280,10 +275,10 @@ class Command(BaseCommand):
             complete = min(received + rng.randint(3, 16) * day, today)
             fields["records_complete_date"] = complete
             fields["decision_due_date"] = deadlines.decision_due(complete, priority, holidays=holidays)
-        if status in WITH_REVIEWER:
+        if status in S.HAS_REVIEWER:
             fields["reviewer"] = rng.choice(reviewers)
             fields["date_assigned"] = fields["records_complete_date"]
-        if status in (S.APPROVED, S.ISSUED):
+        if status in S.FINAL:
             fields["decision_date"] = min(fields["decision_due_date"] - rng.randint(-1, 5) * day, today)
         if status == S.INELIGIBLE:
             fields["closed_reason"] = "Application filed more than 30 days after service of the UR decision."

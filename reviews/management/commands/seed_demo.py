@@ -521,7 +521,7 @@ class Command(BaseCommand):
         for claim, status, priority, name, age, diagnoses, items, reviewer in rows:
             received = today - age * day
             notice_sent = received + 2 * day if status not in (S.RECEIVED, S.ELIGIBLE, S.INELIGIBLE) else None
-            has_records = status in Case.WITH_REVIEWER + [S.READY_FOR_ASSIGNMENT]
+            has_records = status in Case.Status.WITH_REVIEWER + [S.READY_FOR_ASSIGNMENT]
             records_complete = received + 5 * day if has_records else None
             self.new_case(
                 claim_number=claim,
