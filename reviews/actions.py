@@ -25,6 +25,7 @@ class Action:
     hint: str = ""  # one line above the button, on the case page
     form: Callable[[Case], forms.Form] | None = None  # an inline form posted to the URL, shown by `template`
     template: str = ""
+    side: bool = False  # a step beside the main path (withdrawal, termination, ...): the case page's own block
 
 
 # A transition's row, by name, or by (name, source status) where it reads differently from one status.
@@ -58,6 +59,15 @@ ACTIONS: dict[str | tuple[str, str], Action] = {
     "submit": Action("Open workspace", "reviews:case_workspace", style="outline-primary"),
     "return_to_reviewer": Action("Quality review", "reviews:case_qa", hint="The reviewer submitted the determination."),
     "approve": Action("Quality review", "reviews:case_qa"),
+    # The steps beside the main path (reviews.views.steps), in their own block of the case page.
+    "withdraw": Action("Withdraw…", "reviews:case_withdraw", style="outline-secondary", side=True),
+    "terminate_items": Action(
+        "Record an authorisation…", "reviews:case_terminate", style="outline-secondary", side=True
+    ),
+    "terminate": Action("Record an authorisation…", "reviews:case_terminate", style="outline-secondary", side=True),
+    "expedite": Action("Convert to expedited…", "reviews:case_expedite", style="outline-secondary", side=True),
+    "remand": Action("Remand…", "reviews:case_remand", style="outline-secondary", side=True),
+    "reopen": Action("Reopen…", "reviews:case_reopen", style="outline-secondary", side=True),
 }
 
 
@@ -74,13 +84,16 @@ class AvailableAction:
     form: forms.Form | None
 
 
-def case_actions(case: Case, user) -> list[AvailableAction]:
+def case_actions(case: Case, user, *, side: bool = False) -> list[AvailableAction]:
     """The actions `user` may take on `case` now, in workflow order, one per page (two transitions taken
-    on one page, such as approve and return on quality review, show one button: the first one's)."""
+    on one page, such as approve and return on quality review, show one button: the first one's).
+
+    The main path's, or with `side` the steps beside it (withdrawal, termination, expedition, remand, reopening).
+    """
     available, pages = [], set()
     for transition in case.get_available_user_status_transitions(user):
         action = ACTIONS.get((transition.name, case.status)) or ACTIONS.get(transition.name)
-        if action is None or action.url_name in pages:
+        if action is None or action.url_name in pages or action.side != side:
             continue
         pages.add(action.url_name)
         available.append(

@@ -34,6 +34,7 @@ from .models import (
     Specialty,
     TreatmentCategory,
 )
+from .pagination import BoundedPaginator
 
 
 class AuditedAdmin(AuditlogHistoryAdminMixin, admin.ModelAdmin):
@@ -106,6 +107,8 @@ class AcceptedCaseLockMixin(FinalCaseReadOnlyMixin):
 
 # The determination is the reviewer's: written in the workspace only, shown read-only here to everyone.
 ITEM_DETERMINATION_FIELDS = ["decision", "review_cited_no_evidence", "rationale", "internal_note"]
+# Termination is recorded by services.case_terminate with its case event, never by hand.
+ITEM_READ_ONLY_FIELDS = [*ITEM_DETERMINATION_FIELDS, "authorized_on", "authorization_reported_by"]
 
 
 class NotFinalCaseForm(forms.ModelForm):
@@ -259,7 +262,7 @@ class DisputedItemInline(AcceptedCaseLockMixin, FinalCaseInlineMixin, admin.Stac
     model = DisputedItem
     extra = 0
     autocomplete_fields = ["category", "subcategory"]
-    readonly_fields = ITEM_DETERMINATION_FIELDS
+    readonly_fields = ITEM_READ_ONLY_FIELDS
     show_change_link = True
 
 
@@ -319,6 +322,10 @@ class CaseAdminForm(forms.ModelForm):
         return data
 
 
+# The case changelist pages through this many cases at most; a filter or a search finds the rest.
+ADMIN_CASE_LIMIT = 10_000
+
+
 @admin.register(Case)
 class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
     form = CaseAdminForm
@@ -331,9 +338,22 @@ class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
         "reviewer",
         "decision_due_date",
     ]
-    list_filter = ["status", "priority", "items__category", ("claims_administrator", admin.RelatedOnlyFieldListFilter)]
+    # Every filter's choices come from a catalogue, never from the cases: RelatedOnlyFieldListFilter and
+    # date_hierarchy read every case to find the values in use. The date filter's ranges use an index.
+    list_filter = [
+        "status",
+        "priority",
+        "items__category",
+        "claims_administrator",
+        ("application_received_date", admin.DateFieldListFilter),
+    ]
+    # Searched through the trigram indexes of migration 0014 on PostgreSQL.
     search_fields = ["case_number", "claim_number", "adj_number", "employee_name"]
     list_select_related = ["claims_administrator", "reviewer__user"]
+    # Counting a million cases twice per page (the filtered count and the total) would be most of its cost:
+    # no total, and a bounded count of the filtered cases (get_paginator).
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice reads every case
     autocomplete_fields = [
         "employer",
         "claims_administrator",
@@ -355,10 +375,14 @@ class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
         "decision_due_date",
         "decision_date",
         "closed_reason",
+        "withdrawal_requested_by",
+        "withdrawal_requester",
+        "withdrawal_requested_on",
+        "expedited_certified_on",
+        "expedited_certification",
         "created_at",
         "updated_at",
     ]
-    date_hierarchy = "application_received_date"
     inlines = [DiagnosisInline, DisputedItemInline, CaseDocumentInline, CaseEventInline]
     fieldsets = [
         (None, {"fields": ["case_number", "status", "priority", "remand_of"]}),
@@ -402,8 +426,25 @@ class CaseAdmin(FinalCaseReadOnlyMixin, AuditedAdmin):
             },
         ),
         ("Review", {"fields": ["reviewer", "reassign_reason", "clinical_case_summary", "closed_reason"]}),
+        (
+            "Steps beside the main path",
+            {
+                "fields": [
+                    "withdrawal_requested_by",
+                    "withdrawal_requester",
+                    "withdrawal_requested_on",
+                    "expedited_certified_on",
+                    "expedited_certification",
+                ],
+                "classes": ["collapse"],
+            },
+        ),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        # The list says "more than" past the limit (templates/admin/reviews/case/pagination.html).
+        return BoundedPaginator(queryset, per_page, limit=ADMIN_CASE_LIMIT, orphans=orphans)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -447,7 +488,7 @@ class CitationInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.register(DisputedItem)
 class DisputedItemAdmin(AcceptedCaseLockMixin, AuditedAdmin):
     form = NotFinalCaseForm
-    readonly_fields = ITEM_DETERMINATION_FIELDS
+    readonly_fields = ITEM_READ_ONLY_FIELDS
     list_display = ["case", "position", "request_text", "category", "ur_action", "decision"]
     list_filter = ["decision", "ur_action", "category"]
     search_fields = ["case__case_number", "request_text"]

@@ -196,6 +196,11 @@ def item_lines(item: DisputedItem, layout: str) -> ItemLines:
     )
 
 
+def decided_items(case: Case) -> list[DisputedItem]:
+    """The items the determination decides: those the claims administrator authorised (terminated) are not."""
+    return [item for item in case.items.all() if not item.terminated]
+
+
 # Public copy.
 
 # How the coordinator's preview names an item's lines (reviews.redaction finds the removals in each).
@@ -217,7 +222,7 @@ def public_passages(case: Case, layout: str) -> list[tuple[str, str]]:
     """The letter's texts that can name a party, labelled, in letter order: what the coordinator checks."""
     passages = [(f"Document {n}, author", d.author) for n, d in enumerate(case.documents.all(), start=1) if d.author]
     passages.append(("Clinical case summary", case.clinical_case_summary))
-    for item in case.items.all():
+    for item in decided_items(case):
         for name, text in _public_item_lines(item_lines(item, layout)).items():
             passages.append((f"Item {item.position}, {ITEM_LINE_LABELS.get(name, name.replace('_', ' '))}", text))
     return passages
@@ -233,7 +238,7 @@ def letter_context(*, case: Case, layout: str, public: bool = False) -> dict:
     scrub = redaction.redactor_for(case).apply if public else (lambda text: text)
     creds = credentials(case)
     items = []
-    for item in case.items.all():
+    for item in decided_items(case):
         lines = item_lines(item, layout)
         items.append(replace(lines, **{name: scrub(text) for name, text in _public_item_lines(lines).items()}))
     documents = [

@@ -19,7 +19,7 @@ from django.db import connections, models
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.utils import timezone
 from django.utils.functional import classproperty
-from django_fsm import FSMField, FSMModelMixin, transition
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from .roles import assigned_reviewer, coordinator, system
 
@@ -85,6 +85,28 @@ class Specialty(models.Model):
         return f"{self.parent.name} / {self.name}" if self.parent_id else self.name
 
 
+class ReviewerQuerySet(models.QuerySet):
+    def with_open_load(self):
+        """Each reviewer's `open_load` (cases counting against capacity) and `next_due` (the earliest decision
+        due among them), as correlated subqueries: each reads the reviewer's open cases alone from the partial
+        index case_reviewer_load_idx, whatever the number of cases closed before."""
+        load = Case.objects.filter(reviewer=OuterRef("pk"), status__in=S.LOAD).order_by()
+        return self.annotate(
+            open_load=models.functions.Coalesce(
+                models.Subquery(
+                    load.values("reviewer").annotate(n=models.Count("*")).values("n"),  # read from the index alone
+                    output_field=models.IntegerField(),
+                ),
+                0,
+            ),
+            next_due=models.Subquery(
+                load.filter(decision_due_date__isnull=False)
+                .order_by("decision_due_date")
+                .values("decision_due_date")[:1]
+            ),
+        )
+
+
 class Reviewer(models.Model):
     """An expert reviewer: a user with clinical credentials. Never named in a letter."""
 
@@ -109,6 +131,8 @@ class Reviewer(models.Model):
     capacity = models.PositiveSmallIntegerField(default=10, help_text="Open cases at once.")
     active = models.BooleanField(default=True)
     specialties = models.ManyToManyField(Specialty, through="BoardCertification", related_name="reviewers")
+
+    objects = ReviewerQuerySet.as_manager()
 
     class Meta:
         ordering = ["user__last_name", "user__first_name"]
@@ -385,6 +409,17 @@ class CaseStatus(models.TextChoices):
         """A reviewer is named on the case (a database constraint)."""
         return [*cls.LOAD, *cls.FINAL]
 
+    @classproperty
+    def BEFORE_DECISION(cls) -> list:
+        """The determination is made when quality review approves it (the decision date): withdrawal,
+        termination and conversion to expedited are possible only before."""
+        return [s for s in cls.OPEN if s != cls.APPROVED]
+
+    @classproperty
+    def REOPENABLE(cls) -> list:
+        """Closed without a determination: may be reopened (services.steps.case_reopen); an issued one never."""
+        return [cls.INELIGIBLE, cls.WITHDRAWN, cls.TERMINATED]
+
 
 S = CaseStatus
 
@@ -423,26 +458,61 @@ class CaseQuerySet(models.QuerySet):
         return self.select_related("reviewer__user").defer(*self.LIST_DEFERRED).with_due_order()
 
     def dashboard_counts(self, *, today, soon_until) -> dict:
-        """Cases by status, and how many undecided ones are overdue or due by `soon_until`, in one query.
+        """Open cases by status, and how many undecided ones are overdue or due by `soon_until`, in one query;
+        closed cases by status from closed_counts() (a second query).
 
-        Returns {"by_status": {status: n}, "overdue": n, "due_soon": n}.
+        Returns {"by_status": {status: n}, "overdue": n, "due_soon": n, "estimated": {status, ...}}.
+
+        The open counts are exact and read only the open cases, through the partial index
+        case_open_status_idx: a desk's open work is bounded by its intake, whatever its history.
         """
-        undecided = ~Q(status__in=S.CLOSED) & Q(decision_date__isnull=True)
+        undecided = Q(decision_date__isnull=True)
         rows = (
-            self.order_by()  # the default ordering would join the GROUP BY
+            self.open()
+            .order_by()  # the default ordering would join the GROUP BY
             .values("status")
+            # COUNT(status), not COUNT(id): the index holds every column read, so the count never visits the table.
             .annotate(
-                n=models.Count("pk"),
-                overdue=models.Count("pk", filter=undecided & Q(decision_due_date__lt=today)),
-                due_soon=models.Count("pk", filter=undecided & Q(decision_due_date__range=(today, soon_until))),
+                n=models.Count("status"),
+                overdue=models.Count("status", filter=undecided & Q(decision_due_date__lt=today)),
+                due_soon=models.Count("status", filter=undecided & Q(decision_due_date__range=(today, soon_until))),
             )
         )
-        counts = {"by_status": {}, "overdue": 0, "due_soon": 0}
+        closed, estimated = self.closed_counts()
+        counts = {"by_status": closed, "overdue": 0, "due_soon": 0, "estimated": estimated}
         for row in rows:
             counts["by_status"][row["status"]] = row["n"]
             counts["overdue"] += row["overdue"]
             counts["due_soon"] += row["due_soon"]
         return counts
+
+    # Past this many cases, the closed counts are PostgreSQL's estimate rather than a count.
+    ESTIMATE_ABOVE = 50_000
+
+    def closed_counts(self) -> tuple[dict[str, int], set[str]]:
+        """Closed cases by status (of the whole table, whatever the queryset's filters), and which are estimates.
+
+        Closed cases are the desk's history: they grow without bound, and counting them exactly reads
+        every one (a tenth of a second at a million cases, on every dashboard). A dashboard needs their
+        size, not their exact number, so on PostgreSQL past ESTIMATE_ABOVE cases they are the planner's
+        estimate: the table's row count times each status's share, from the statistics autovacuum keeps
+        (migration 0014 has it analyse the table every 2 % of changes). Exact below that, and on SQLite.
+        """
+        connection = connections[self.db]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT c.reltuples, s.most_common_vals::text::text[], s.most_common_freqs FROM pg_class c "
+                    "LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = c.relname "
+                    "AND s.attname = 'status' WHERE c.oid = %s::regclass",
+                    [Case._meta.db_table],
+                )
+                rows, values, freqs = cursor.fetchone()
+            if rows > self.ESTIMATE_ABOVE and values:
+                share = dict(zip(values, freqs, strict=True))
+                return {s: round(rows * share.get(s, 0)) for s in S.CLOSED}, set(S.CLOSED)
+        exact = self.model.objects.using(self.db).filter(status__in=S.CLOSED).order_by()
+        return dict(exact.values_list("status").annotate(n=models.Count("pk"))), set()
 
     def for_case_list(self):
         """Rows of the case list: claims administrator, reviewer and the number of disputed items.
@@ -470,20 +540,29 @@ class CaseQuerySet(models.QuerySet):
     def for_reviewer_queue(self, reviewer):
         """A reviewer's own cases, from assignment to submission, expedited first then by due date (1 query).
 
-        Each row carries `item_count`, counted by a correlated subquery as in for_case_list.
+        Each row carries `item_count` (the items in review) and `terminated_count` (those the claims
+        administrator authorised since), counted by correlated subqueries as in for_case_list.
         """
-        items = (
-            DisputedItem.objects.filter(case=models.OuterRef("pk"))
-            .order_by()
-            .values("case")
-            .annotate(n=models.Count("pk"))
-            .values("n")
-        )
+
+        def count(items):
+            counted = items.filter(case=models.OuterRef("pk")).order_by().values("case")
+            counted = counted.annotate(n=models.Count("pk")).values("n")
+            return models.functions.Coalesce(models.Subquery(counted, output_field=models.IntegerField()), 0)
+
         return (
             self.filter(reviewer=reviewer, status__in=S.LOAD)
-            .only("case_number", "status", "priority", "date_assigned", "decision_due_date", "reviewer")
+            .only(
+                "case_number",
+                "status",
+                "priority",
+                "date_assigned",
+                "decision_due_date",
+                "reviewer",
+                "expedited_certified_on",
+            )
             .annotate(
-                item_count=models.functions.Coalesce(models.Subquery(items, output_field=models.IntegerField()), 0)
+                item_count=count(DisputedItem.objects.in_review()),
+                terminated_count=count(DisputedItem.objects.filter(authorized_on__isnull=False)),
             )
             .with_due_order()
         )
@@ -503,6 +582,11 @@ class Case(FSMModelMixin, models.Model):
         FEMALE = "F", "Female"
         MALE = "M", "Male"
         UNKNOWN = "U", "Not stated"
+
+    class Requester(models.TextChoices):
+        EMPLOYEE = "employee", "Employee"
+        ATTORNEY = "attorney", "Employee's attorney"
+        REPRESENTATIVE = "representative", "Other designated representative"
 
     case_number = models.CharField(max_length=12, unique=True, editable=False)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.STANDARD)
@@ -552,6 +636,21 @@ class Case(FSMModelMixin, models.Model):
     decision_due_date = models.DateField(null=True, blank=True, db_index=True)
     decision_date = models.DateField(null=True, blank=True)
     closed_reason = models.TextField(blank=True, max_length=2000)
+    # Where a withdrawn, terminated or ineligible case stood when it closed: reopening returns it there.
+    closed_from = models.CharField(max_length=24, choices=CaseStatus.choices, blank=True, editable=False)
+    withdrawal_requested_by = models.CharField(
+        max_length=160, blank=True, validators=[name_validator], help_text="Who asked to withdraw the application."
+    )
+    withdrawal_requester = models.CharField(
+        "Relationship to the employee", max_length=16, choices=Requester.choices, blank=True
+    )
+    withdrawal_requested_on = models.DateField("Withdrawal requested on", null=True, blank=True)
+    expedited_certified_on = models.DateField(
+        null=True, blank=True, help_text="When the treating physician certified an imminent, serious threat to health."
+    )
+    expedited_certification = models.CharField(
+        max_length=240, blank=True, help_text="The certifying document, or a note of where it is."
+    )
     # Set by the deadline sweep, so each case is announced once as due soon and once as overdue.
     due_soon_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     overdue_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -607,9 +706,31 @@ class Case(FSMModelMixin, models.Model):
                 name="case_reviewer_set_once_assigned",
             ),
             models.CheckConstraint(condition=~Q(remand_of=F("id")), name="case_not_remand_of_itself"),
+            models.CheckConstraint(
+                condition=Q(withdrawal_requested_on__isnull=True)
+                | (~Q(withdrawal_requested_by="") & ~Q(withdrawal_requester="")),
+                name="case_withdrawal_says_who_asked",
+            ),
+            models.CheckConstraint(
+                condition=Q(expedited_certified_on__isnull=True) | ~Q(expedited_certification=""),
+                name="case_expedited_certification_documented",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "decision_due_date"]),
+            # Open cases by status for the dashboard's counts (read without the closed history).
+            models.Index(
+                fields=["status", "decision_due_date"],
+                include=["decision_date"],
+                name="case_open_status_idx",
+                condition=~Q(status__in=S.CLOSED),
+            ),
+            # Each reviewer's open load and next due date (ReviewerQuerySet.with_open_load), and their queue.
+            models.Index(
+                fields=["reviewer", "decision_due_date"],
+                name="case_reviewer_load_idx",
+                condition=Q(status__in=S.LOAD),
+            ),
             # The lists' default order (expedited first, then due date) over open cases only:
             # the dashboard's due lists and the case list's first page read it in index order.
             models.Index(
@@ -618,6 +739,23 @@ class Case(FSMModelMixin, models.Model):
                 F("case_number"),
                 name="case_open_due_order_idx",
                 condition=~Q(status__in=S.CLOSED),
+            ),
+            # The same order over every case (the case list's "all cases", closed history included).
+            models.Index(
+                models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1)),
+                F("decision_due_date"),
+                F("case_number"),
+                name="case_due_order_idx",
+            ),
+            # The admin's filter by application date (a range of the index, not a scan of every case).
+            models.Index(fields=["application_received_date"], name="case_received_idx"),
+            # The dashboard's list of cases awaiting records, in the order it shows them.
+            models.Index(
+                models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1)),
+                F("records_due_date"),
+                F("case_number"),
+                name="case_awaiting_records_idx",
+                condition=Q(status=S.AWAITING_RECORDS),
             ),
         ]
 
@@ -653,10 +791,11 @@ class Case(FSMModelMixin, models.Model):
         if errors:
             raise ValidationError(errors)
 
-    # Workflow (DESIGN.md section 4). Each transition only moves the status and names who may take it
-    # (`permission=`, a role of reviews/roles.py). Its service runs it through
-    # services.workflow.case_transition, which locks the row, checks the source status and the actor,
-    # applies the changes and records the CaseEvent. Nothing else writes `status`.
+    # Workflow (DESIGN.md section 4). Each transition only moves the status (a closing one also notes
+    # where from, for reopening) and names who may take it (`permission=`, a role of reviews/roles.py).
+    # Its service runs it through services.workflow.case_transition, which locks the row, checks the
+    # source status and the actor, applies the changes and records the CaseEvent. Nothing else writes
+    # `status`.
 
     @transition(field=status, source=S.RECEIVED, target=S.ELIGIBLE, permission=coordinator)
     def confirm_eligible(self):
@@ -664,7 +803,7 @@ class Case(FSMModelMixin, models.Model):
 
     @transition(field=status, source=S.RECEIVED, target=S.INELIGIBLE, permission=coordinator)
     def confirm_ineligible(self):
-        pass
+        self.closed_from = self.status
 
     @transition(field=status, source=S.ELIGIBLE, target=S.AWAITING_RECORDS, permission=coordinator)
     def request_records(self):
@@ -713,13 +852,52 @@ class Case(FSMModelMixin, models.Model):
     def issue(self):
         """The letter task, when the approved determination's letter is ready."""
 
-    @transition(field=status, source=S.OPEN, target=S.WITHDRAWN, permission=coordinator)
+    @transition(field=status, source=S.BEFORE_DECISION, target=S.WITHDRAWN, permission=coordinator)
     def withdraw(self):
-        pass
+        """The applicant withdrew the application before the decision."""
+        self.closed_from = self.status
 
-    @transition(field=status, source=S.OPEN, target=S.TERMINATED, permission=coordinator)
+    @transition(field=status, source=S.BEFORE_DECISION, target=S.TERMINATED, permission=coordinator)
     def terminate(self):
-        """The claims administrator authorised the treatment."""
+        """The claims administrator authorised the treatment (every item still in review)."""
+        self.closed_from = self.status
+
+    # target=None: the status stays; the step is recorded as a CaseEvent from and to the same status.
+    @transition(field=status, source=S.BEFORE_DECISION, target=None, permission=coordinator)
+    def terminate_items(self):
+        """The claims administrator authorised some of the items; the review goes on with the rest."""
+
+    @transition(
+        field=status,
+        source=S.BEFORE_DECISION,
+        target=None,
+        conditions=[lambda case: case.priority != case.Priority.EXPEDITED],
+        permission=coordinator,
+    )
+    def expedite(self):
+        """The treating physician certified an imminent, serious threat: the clocks recompute."""
+
+    @transition(
+        field=status,
+        source=S.ISSUED,
+        target=None,
+        conditions=[lambda case: not case.imported_from],
+        permission=coordinator,
+    )
+    def remand(self):
+        """The determination is remanded (WCAB): a new case re-reviews it; this one stays issued."""
+
+    @transition(
+        field=status,
+        source=S.REOPENABLE,
+        target=RETURN_VALUE(*S.BEFORE_DECISION),
+        conditions=[lambda c: bool(c.closed_from)],
+        permission=coordinator,
+    )
+    def reopen(self):
+        """A closed case returns to the step it was closed at (see services.steps.case_reopen)."""
+        to, self.closed_from = self.closed_from, ""
+        return to
 
 
 class Diagnosis(models.Model):
@@ -799,6 +977,10 @@ def _one_word(words: str) -> bool:
 
 
 class DisputedItemQuerySet(models.QuerySet):
+    def in_review(self):
+        """The items still disputed: not terminated by the claims administrator's authorisation."""
+        return self.filter(authorized_on__isnull=True)
+
     def precedents(
         self,
         *,
@@ -832,7 +1014,7 @@ class DisputedItemQuerySet(models.QuerySet):
             items = self.filter(published_on__isnull=False)
         else:
             items = self.filter(case__status=CaseStatus.ISSUED)
-        items = items.exclude(decision="")
+        items = items.exclude(decision="").in_review()
         published_on = self._published_on()
         if words := words.strip():
             if on_postgresql:
@@ -1044,6 +1226,16 @@ class DisputedItem(models.Model):
     # (migration 0013) copy it from the case on every write of the item (a stale value an instance
     # carries is never what is stored) and of the case's status or decision date. Empty on SQLite.
     published_on = models.DateField(null=True, editable=False)
+    # Termination: the claims administrator authorised this treatment, so it is no longer disputed. A
+    # terminated item is out of the review, the submission checks and the letter.
+    authorized_on = models.DateField("Authorised by the claims administrator on", null=True, blank=True)
+    authorization_reported_by = models.CharField(
+        max_length=160, blank=True, help_text="Who reported the authorisation, e.g. the adjuster's name."
+    )
+    # The step that terminated the item: reopening a terminated case restores the items of its closing step.
+    termination_event = models.ForeignKey(
+        "CaseEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="terminated_items", editable=False
+    )
 
     objects = DisputedItemQuerySet.as_manager()
 
@@ -1075,6 +1267,11 @@ class DisputedItem(models.Model):
                 name="item_remaining_scope_states_portion",
             ),
             models.CheckConstraint(condition=~Q(request_text=""), name="item_request_text_required"),
+            models.CheckConstraint(
+                condition=Q(authorized_on__isnull=True, authorization_reported_by="", termination_event__isnull=True)
+                | (Q(authorized_on__isnull=False, termination_event__isnull=False) & ~Q(authorization_reported_by="")),
+                name="item_termination_complete",
+            ),
         ]
 
     def __str__(self):
@@ -1086,6 +1283,10 @@ class DisputedItem(models.Model):
         return " · ".join(
             part for part in (self.body_part, self.get_side_display() if self.side else "", self.spinal_level) if part
         )
+
+    @property
+    def terminated(self) -> bool:
+        return self.authorized_on is not None
 
     @property
     def decided_request(self) -> str:
@@ -1226,6 +1427,7 @@ class CaseDocument(models.Model):
         CLAIMS_ADMINISTRATOR = "ca", "Claims administrator"
         EMPLOYEE = "employee", "Employee or representative"
         PHYSICIAN = "physician", "Physician"
+        REVIEW_ORGANIZATION = "iro", "Review organisation"
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="documents")
     kind = models.CharField(max_length=20, choices=Kind.choices)

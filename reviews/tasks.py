@@ -28,6 +28,12 @@ def notify_reviewer_assigned(case_id: int) -> None:
 
 
 @shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5, time_limit=60)
+def notify_reviewer_expedited(case_id: int) -> None:
+    case = Case.objects.select_related("reviewer__user").get(pk=case_id)
+    notifications.reviewer_expedited_email_send(case=case)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5, time_limit=60)
 def send_deadline_digest(overdue_ids: list[int], due_soon_ids: list[int]) -> None:
     notifications.deadline_digest_send(overdue_ids=overdue_ids, due_soon_ids=due_soon_ids)
 

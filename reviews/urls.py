@@ -2,7 +2,20 @@
 
 from django.urls import path, re_path, register_converter
 
-from .views import cases, casework, documents, home, imports, intake, letters, precedents, public_copy, quality, review
+from .views import (
+    cases,
+    casework,
+    documents,
+    home,
+    imports,
+    intake,
+    letters,
+    precedents,
+    public_copy,
+    quality,
+    review,
+    steps,
+)
 
 
 class CaseNumberConverter:
@@ -36,6 +49,12 @@ urlpatterns = [
     path("cases/<case:case_number>/request-records/", casework.case_request_records, name="case_request_records"),
     path("cases/<case:case_number>/records-complete/", casework.case_records_complete, name="case_records_complete"),
     path("cases/<case:case_number>/assign/", casework.case_assign, name="case_assign"),
+    # The steps beside the main path (reviews.views.steps).
+    path("cases/<case:case_number>/withdraw/", steps.case_withdraw, name="case_withdraw"),
+    path("cases/<case:case_number>/authorisation/", steps.case_terminate, name="case_terminate"),
+    path("cases/<case:case_number>/expedite/", steps.case_expedite, name="case_expedite"),
+    path("cases/<case:case_number>/remand/", steps.case_remand, name="case_remand"),
+    path("cases/<case:case_number>/reopen/", steps.case_reopen, name="case_reopen"),
     path("cases/<case:case_number>/qa/", quality.case_qa, name="case_qa"),
     path("cases/<case:case_number>/qa/return/", quality.case_qa_return, name="case_qa_return"),
     path("cases/<case:case_number>/qa/approve/", quality.case_qa_approve, name="case_qa_approve"),

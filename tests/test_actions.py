@@ -13,8 +13,6 @@ S = Case.Status
 NO_BUTTON = {
     "issue": "the letter task takes it when the letter is ready",
     "release": "declining is offered on the attestation page, which accept links to",
-    "withdraw": "its page comes with the withdrawal step",
-    "terminate": "its page comes with the termination step",
 }
 
 

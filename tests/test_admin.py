@@ -2,6 +2,7 @@
 
 import io
 import re
+from unittest import mock
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -269,16 +270,29 @@ def test_the_case_changelist_costs_the_same_queries_with_20_more_cases(admin_cli
     # Explicit numbers: the demo already took this year's first numbers from the sequence.
     extra = [CaseFactory(case_number=f"CM99-{n:07d}", reviewer=reviewers[n % len(reviewers)]) for n in range(1, 21)]
 
-    # 10 on the demo data, whatever the number of rows: session, user, the user's groups (navigation),
-    # treatment categories and claims administrators (two filters), the filtered and the total count,
-    # the page of cases with claims administrator and reviewer's user joined in (list_select_related),
-    # and the date hierarchy's range and years. Without reviewer__user, each row with a reviewer costs
-    # two more queries.
+    # 7 on the demo data, whatever the number of rows: session, user, the user's groups (navigation),
+    # treatment categories and claims administrators (two filters), the bounded count (no total:
+    # show_full_result_count), the page of cases with claims administrator and reviewer's user joined in
+    # (list_select_related). Without reviewer__user, each row with a reviewer costs two more queries.
     with django_assert_num_queries(len(demo_only.captured_queries)):
         response = admin_client.get(url)
 
+    assert len(demo_only.captured_queries) == 7
     assert response.context["cl"].result_count == Case.objects.count()
     assert all(case.case_number in response.content.decode() for case in extra)
+
+
+def test_past_its_limit_the_case_changelist_says_there_are_more_and_counts_no_further(admin_client):
+    for n in range(1, 4):
+        CaseFactory(case_number=f"CM99-{n:07d}")
+    url = admin_url(Case, "changelist")
+
+    with mock.patch("reviews.admin.ADMIN_CASE_LIMIT", 2):
+        listed = admin_client.get(url).content.decode()
+        searched = admin_client.get(url, {"q": "CM99"}).content.decode()
+
+    assert "More than 2 cases: filter or search to see the rest" in listed
+    assert "more than 2 results" in searched
 
 
 def test_the_document_links_on_the_case_change_page_open_the_documents(admin_client, example_case):

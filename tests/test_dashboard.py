@@ -1,13 +1,14 @@
 """The coordinator's dashboard: counts, the due lists in due order with the time left, waiting lists, reviewer load."""
 
 import datetime as dt
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
 
 from reviews.deadlines import time_left
-from reviews.models import Case, Holiday
+from reviews.models import Case, CaseQuerySet, Holiday
 from reviews.views.home import LIST_CAP
 from tests.factories import CaseFactory, ReviewerFactory
 
@@ -126,6 +127,27 @@ def test_the_dashboard_counts_cases_by_status_with_the_closed_ones_apart(client,
     assert dict(dashboard["closed_counts"]) == {S.ISSUED: 4, S.INELIGIBLE: 0, S.WITHDRAWN: 1, S.TERMINATED: 0}
 
 
+def test_closed_counts_estimated_on_a_large_database_say_about(client, coordinator, frozen_now):
+    estimate = ({S.ISSUED: 612_400, S.INELIGIBLE: 20_100, S.WITHDRAWN: 19_800, S.TERMINATED: 20_300}, set(S.CLOSED))
+    client.force_login(coordinator)
+
+    with mock.patch.object(CaseQuerySet, "closed_counts", return_value=estimate):
+        body = client.get("/").content.decode()
+
+    assert "Closed, about:" in body
+    assert "Issued 612,400</a>" in body
+
+
+def test_closed_counts_are_exact_below_the_estimate_threshold(db):
+    for status in (S.ISSUED, S.ISSUED, S.WITHDRAWN):
+        case_at(status)
+
+    counts, estimated = Case.objects.closed_counts()
+
+    assert counts == {S.ISSUED: 2, S.WITHDRAWN: 1}
+    assert estimated == set()
+
+
 def test_the_waiting_lists_show_cases_awaiting_records_assignment_and_quality_review(client, coordinator, frozen_now):
     records_later = case_at(S.AWAITING_RECORDS, records_due_date=TODAY + 10 * DAY)
     records_sooner = case_at(S.AWAITING_RECORDS, records_due_date=TODAY + 2 * DAY)
@@ -216,17 +238,17 @@ def _fill_every_list(n: int, reviewers):
 
 
 @pytest.mark.parametrize("cases", [5, 60])
-def test_the_dashboard_costs_the_same_twelve_queries_with_5_or_60_cases(
+def test_the_dashboard_costs_the_same_thirteen_queries_with_5_or_60_cases(
     client, coordinator, frozen_now, django_assert_num_queries, cases
 ):
     reviewers = [ReviewerFactory() for _ in range(4)]
     _fill_every_list(cases, reviewers)
     client.force_login(coordinator)
     # 1 session, 2 user, 3 the user's groups (role), 4 holidays of the due-soon window,
-    # 5 counts by status with the overdue and due-soon totals, 6 overdue, 7 due soon,
-    # 8 waiting for records, 9 for assignment, 10 for quality review, 11 reviewer load,
-    # 12 letters needing attention.
-    with django_assert_num_queries(12):
+    # 5 open cases by status with the overdue and due-soon totals, 6 closed cases by status,
+    # 7 overdue, 8 due soon, 9 waiting for records, 10 for assignment, 11 for quality review,
+    # 12 reviewer load, 13 letters needing attention.
+    with django_assert_num_queries(13):
         response = client.get("/")
     assert response.status_code == 200
     assert response.context["dashboard"]["overdue"]["total"] > 0

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django_fsm import TransitionNotAllowed
 
 from reviews.models import (
     BoardCertification,
@@ -613,6 +614,45 @@ def test_a_loaded_case_can_be_refreshed_although_its_status_is_protected(db):
     assert case.status == S.ELIGIBLE
     with pytest.raises(AttributeError):
         case.status = S.RECEIVED
+
+
+# The steps beside the main path on the model (the transition table is tests/test_transitions.py).
+
+
+@pytest.mark.parametrize("closing", ["withdraw", "terminate"])
+@pytest.mark.parametrize("status", S.BEFORE_DECISION)
+def test_a_case_closed_without_a_determination_reopens_at_the_step_it_was_closed_at(closing, status):
+    case = Case(status=status)
+    getattr(case, closing)()
+    assert case.closed_from == status
+    case.reopen()
+    assert (case.status, case.closed_from) == (status, "")
+
+
+def test_an_ineligible_case_reopens_as_received():
+    case = Case(status=S.RECEIVED)
+    case.confirm_ineligible()
+    case.reopen()
+    assert case.status == S.RECEIVED
+
+
+@pytest.mark.parametrize("status", [s for s in S if s not in (S.INELIGIBLE, S.WITHDRAWN, S.TERMINATED)])
+def test_only_a_case_closed_without_a_determination_can_be_reopened(status):
+    case = Case(status=status, closed_from=S.IN_REVIEW)
+    with pytest.raises(TransitionNotAllowed):
+        case.reopen()
+
+
+def test_an_expedited_case_cannot_be_expedited_again_nor_an_imported_determination_remanded():
+    with pytest.raises(TransitionNotAllowed):
+        Case(status=S.IN_REVIEW, priority=Case.Priority.EXPEDITED).expedite()
+    with pytest.raises(TransitionNotAllowed):
+        Case(status=S.ISSUED, imported_from="letters/2016-01.txt").remand()
+
+
+def test_no_transition_moves_an_issued_case_to_another_status():
+    case = Case(status=S.ISSUED)
+    assert [(t.name, t.target) for t in case.get_available_status_transitions()] == [("remand", None)]
 
 
 # Diagnosis and the ICD-10 validator

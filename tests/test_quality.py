@@ -71,8 +71,8 @@ def test_the_list_shows_submitted_cases_with_reviewer_item_count_and_due_date(
     response = client.get(QA_LIST)
 
     assert response.status_code == 200
-    assert [c.case_number for c in response.context["cases"]] == [submitted_case.case_number]
-    row = response.context["cases"][0]
+    assert [c.case_number for c in response.context["page"]] == [submitted_case.case_number]
+    row = response.context["page"][0]
     assert row.item_count == 2
     assert row.submitted_at == events_to(submitted_case, S.SUBMITTED)[0].created_at
     body = response.content.decode()
@@ -93,24 +93,50 @@ def test_the_list_puts_expedited_cases_first_then_the_longest_waiting(client, co
         CaseEvent.record(oldest, by=reviewer.user, from_status=S.SUBMITTED, note="1 document added")
     client.force_login(coordinator)
 
-    cases = client.get(QA_LIST).context["cases"]
+    cases = client.get(QA_LIST).context["page"]
 
     assert [c.case_number for c in cases] == [
         c.case_number for c in (expedited_older, expedited_recent, oldest, middle, recent)
     ]
 
 
-def test_the_list_costs_the_same_queries_for_3_or_30_cases(client, coordinator, reviewer, django_assert_num_queries):
+def test_the_list_costs_the_same_queries_for_3_or_60_cases(client, coordinator, reviewer, django_assert_num_queries):
     client.force_login(coordinator)
     for _ in range(3):
         waiting_case(reviewer, submitted_at=timezone.now(), items=2)
-    # session, user, the user's groups (role), the cases with reviewer, claims administrator, items and submission
-    with django_assert_num_queries(4):
-        assert len(client.get(QA_LIST).context["cases"]) == 3
-    for _ in range(27):
+    # 1 session, 2 user, 3 the user's groups (role), 4 the bounded count, 5 the page of cases with
+    # reviewer, claims administrator, items and submission
+    with django_assert_num_queries(5):
+        assert len(client.get(QA_LIST).context["page"]) == 3
+    for _ in range(57):
         waiting_case(reviewer, submitted_at=timezone.now(), items=3)
-    with django_assert_num_queries(4):
-        assert len(client.get(QA_LIST).context["cases"]) == 30
+    with django_assert_num_queries(5):
+        assert len(client.get(QA_LIST).context["page"]) == 50
+
+
+def test_the_list_shows_50_a_page_and_the_rest_on_the_next(client, coordinator, reviewer):
+    now = timezone.now()
+    cases = [waiting_case(reviewer, submitted_at=now - dt.timedelta(minutes=i)) for i in range(53)]
+    client.force_login(coordinator)
+
+    first, second = client.get(QA_LIST), client.get(QA_LIST + "?page=2")
+
+    assert "53 determinations waiting · page 1 of 2" in first.content.decode()
+    # Longest waiting first: the last made waited least, and ends the second page.
+    assert [c.case_number for c in second.context["page"]] == [c.case_number for c in reversed(cases[:3])]
+
+
+def test_past_its_limit_the_list_says_there_are_more_and_pages_only_that_far(client, coordinator, reviewer):
+    for _ in range(4):
+        waiting_case(reviewer, submitted_at=timezone.now())
+    client.force_login(coordinator)
+
+    with mock.patch("reviews.views.quality.QA_LIST_LIMIT", 3), mock.patch("reviews.views.quality.QA_PER_PAGE", 2):
+        response = client.get(QA_LIST + "?page=9")
+
+    assert "More than 3 determinations waiting: the first 3 are listed" in response.content.decode()
+    assert response.context["page"].number == 2  # the last page offered, however far the link asked
+    assert len(response.context["page"]) == 1
 
 
 def test_the_list_says_so_when_nothing_waits(client, coordinator):

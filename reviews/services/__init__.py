@@ -33,6 +33,7 @@ from .review import (
     item_review_save,
     submission_problems,
 )
+from .steps import case_expedite, case_remand, case_reopen, case_terminate, case_withdraw
 
 __all__ = [
     "Problem",
@@ -58,6 +59,11 @@ __all__ = [
     "public_copy_of",
     "public_copy_remove",
     "determination_batch_create",
+    "case_expedite",
+    "case_remand",
+    "case_reopen",
+    "case_terminate",
+    "case_withdraw",
     "letter_correct",
     "letter_queue",
     "letter_retry",

@@ -110,8 +110,8 @@ def case_create(
 
 
 @transaction.atomic
-def case_register(*, case: Case, by: AbstractBaseUser) -> Case:
-    """Validate and save a new, unsaved case under the next case number of this year.
+def case_register(*, case: Case, by: AbstractBaseUser, note: str = "application received") -> Case:
+    """Validate and save a new, unsaved case under the next case number of this year; `note` is its first event's.
 
     Raises PermissionDenied unless `by` is a coordinator and ValidationError when the case is invalid.
     """
@@ -119,7 +119,7 @@ def case_register(*, case: Case, by: AbstractBaseUser) -> Case:
     case.full_clean(exclude=["case_number"])
     case.case_number = case_number_next(year=timezone.localdate().year)
     case.save()
-    CaseEvent.record(case, by=by, note="application received")
+    CaseEvent.record(case, by=by, note=note)
     return case
 
 

@@ -32,6 +32,17 @@ def reviewer_assigned_email_send(*, case: Case) -> None:
     _send("case-assigned", {"case": case, "link": link}, [case.reviewer.user.email])
 
 
+def reviewer_expedited_email_send(*, case: Case) -> None:
+    """Tell the case's reviewer it is now expedited and when the decision is due; no medical details.
+
+    A reviewer without an address is not written to: the workspace and the queue show the change.
+    """
+    if not case.reviewer.user.email:
+        return
+    link = _absolute(reverse("reviews:reviewer_queue"))
+    _send("case-expedited", {"case": case, "link": link}, [case.reviewer.user.email])
+
+
 def _coordinator_addresses() -> list[str]:
     return list(
         get_user_model()

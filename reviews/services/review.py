@@ -124,11 +124,21 @@ def item_review_save(
 
     The claims administrator's citations come from intake; the reviewer may correct them here.
 
-    Returns the new version. Raises Refused when the panel changed since `version` (code "stale_draft")
-    or the reviewer may not edit the case now (code "not_editable"), and PermissionDenied for anyone else.
+    Returns the new version. Raises Refused when the panel changed since `version` (code "stale_draft"),
+    the reviewer may not edit the case now (code "not_editable") or the claims administrator authorised
+    the item meanwhile (code "item_terminated"), and PermissionDenied for anyone else.
     """
     _start_editing(item.case, by)  # the case lock also serialises saves of its items
     item = DisputedItem.objects.get(pk=item.pk)
+    if item.terminated:
+        raise Refused(
+            Problem(
+                f"Item {item.position} was authorised by the claims administrator on {item.authorized_on:%m/%d/%Y}:"
+                " it is no longer part of the review.",
+                where=f"item-{item.position}",
+            ),
+            code="item_terminated",
+        )
     if item.version != version:
         raise Refused(
             Problem(
@@ -168,7 +178,7 @@ def submission_problems(case: Case) -> list[Problem]:
     problems = []
     if not case.clinical_case_summary.strip():
         problems.append(Problem("The clinical case summary is empty.", where="summary"))
-    items = list(case.items.prefetch_related("citations"))
+    items = list(case.items.in_review().prefetch_related("citations"))
     for item in items:
         label, panel = f"Item {item.position} ({item.request_text[:50]})", f"item-{item.position}"
         roles = {c.role for c in item.citations.all()}

@@ -35,6 +35,7 @@ def due(date, priority=""):
 
 
 @register.simple_tag
-def case_actions(case, user):
-    """The actions `user` may take on `case` now (reviews.actions): `{% case_actions case user as actions %}`."""
-    return actions.case_actions(case, user)
+def case_actions(case, user, side=False):
+    """The actions `user` may take on `case` now (reviews.actions): `{% case_actions case user as actions %}`;
+    `side=True` for the steps beside the main path."""
+    return actions.case_actions(case, user, side=side)

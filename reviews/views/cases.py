@@ -1,8 +1,7 @@
-"""The coordinator's case list: filtered, searched and sorted by due date, 50 cases a page."""
+"""The coordinator's case list: filtered, searched and sorted by due date, 50 cases a page, 1,000 at most."""
 
 import datetime as dt
 
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -10,9 +9,12 @@ from django.views.decorators.http import require_GET
 from .. import deadlines
 from ..filters import CaseFilter
 from ..models import Case
+from ..pagination import BoundedPaginator
 from ..permissions import coordinator_required
 
 CASES_PER_PAGE = 50
+# Past this many matching cases the list asks for a narrower filter (see BoundedPaginator).
+CASE_LIST_LIMIT = 1000
 
 
 def with_time_left(cases, *, now: dt.datetime, field: str = "decision_due_date"):
@@ -36,7 +38,7 @@ def with_time_left(cases, *, now: dt.datetime, field: str = "decision_due_date")
 def case_list(request):
     """Every case a coordinator may look for: open ones by default, expedited first, then by due date."""
     filterset = CaseFilter(request.GET, queryset=Case.objects.for_case_list())
-    page = Paginator(filterset.qs, CASES_PER_PAGE).get_page(request.GET.get("page"))
+    page = BoundedPaginator(filterset.qs, CASES_PER_PAGE, limit=CASE_LIST_LIMIT).get_page(request.GET.get("page"))
     page.object_list = with_time_left(page.object_list, now=timezone.now())
     sort = filterset.form.cleaned_data.get("sort", "")
     context = {

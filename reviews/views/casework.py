@@ -42,7 +42,12 @@ def _stale(request, case: Case, action: str):
 def case_detail(request, case_number):
     case = get_case_for_coordinator(request.user, case_number, CASE_PAGE)
     record_access(case, by=request.user, page="case")
-    context = {"case": case, "documents": case.documents.all()}
+    context = {
+        "case": case,
+        "documents": case.documents.all(),
+        # Only an issued determination is remanded: other cases skip the query.
+        "remands": list(case.remands.all()) if case.status == Case.Status.ISSUED else [],
+    }
     if case.determination_final:
         context.update(letters_context(case))
     return render(request, "reviews/case_detail.html", context)

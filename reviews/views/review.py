@@ -187,6 +187,7 @@ def _workspace(request, case: Case, *, problems=(), status=200):
         "guideline_options": options,
         "editable": case.status in Case.Status.EDITABLE,
         "problems": problems,
+        "terminated_items": [item for item in items if item.terminated],
         "summary_problems": [p for p in problems if p.where == "summary"],
         "document_problems": [p for p in problems if p.where == "documents"],
     }

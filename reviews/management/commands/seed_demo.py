@@ -542,6 +542,7 @@ class Command(BaseCommand):
                 closed_reason="Application filed more than 30 days after service of the UR decision."
                 if status == S.INELIGIBLE
                 else "",
+                closed_from=S.RECEIVED if status == S.INELIGIBLE else "",  # where reopening returns it
                 diagnoses=diagnoses,
                 items=[dict(item) for item in items],
                 documents=[("ur_letter", "Coastal Utilization Review", received - 6 * day, False)],
