@@ -62,6 +62,7 @@ OK, BAD, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, NOT_ALLOWED, CONFLICT = 200, 400, 4
 LOGIN, ADMIN_LOGIN, REDIRECT = "login", "admin login", "redirect"
 # A permitted request that reached the view's own logic: done, refused as bad input, or out of date.
 ALLOWED = frozenset({OK, REDIRECT, BAD, CONFLICT})
+AVAILABLE = frozenset({OK, REDIRECT})  # a page shown while its step is open to the case, else sent to the case page
 REFUSALS = {LOGIN, ADMIN_LOGIN, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, NOT_ALLOWED}
 
 
@@ -218,6 +219,13 @@ APP_RULES = {
     "reviews:letter_correct": coordinator_page(get=None, post=ALLOWED),
     "reviews:document_upload": coordinator_page(post=BAD),
     "reviews:document_file": reviewer_case_page(coordinators_or(case_reviewer(*ACCEPTED))),
+    # The steps beside the main path: a step's page shows while the step is open to the case and
+    # otherwise sends to the case page.
+    "reviews:case_withdraw": coordinator_page(get=AVAILABLE, post=ALLOWED),
+    "reviews:case_terminate": coordinator_page(get=AVAILABLE, post=ALLOWED),
+    "reviews:case_expedite": coordinator_page(get=AVAILABLE, post=ALLOWED),
+    "reviews:case_remand": coordinator_page(get=AVAILABLE, post=ALLOWED),
+    "reviews:case_reopen": coordinator_page(get=AVAILABLE, post=ALLOWED),
     "reviews:reviewer_queue": Page(reviewers, case=False),
     "reviews:guideline_search": Page(library_readers, case=False),
     "reviews:case_attest": reviewer_case_page(case_reviewer("assigned"), post=BAD),
