@@ -1,7 +1,7 @@
 """Settings for IMR Desk, read from the environment (see the README's configuration table).
 
 With nothing set the project runs on embedded defaults under ``var/``: SQLite, a
-file-system Celery broker, a file cache and console e-mail. ``DATABASE_URL`` and
+file-system Celery broker, a file cache and e-mail kept as files (var/mail/). ``DATABASE_URL`` and
 ``REDIS_URL`` switch to PostgreSQL and Redis. Secrets have no production default:
 with ``DJANGO_DEBUG`` off, start-up stops unless they are set.
 """
@@ -164,8 +164,13 @@ STORAGES = {
     },
 }
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+if "EMAIL_URL" in env:
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    # The embedded default: each mail an .eml file under var/mail/, one line on the console per mail
+    # (the console backend would print the served letters' PDFs in base64).
+    EMAIL_BACKEND = "reviews.mail.FolderEmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="IMR Desk <no-reply@localhost>")
 
 # Celery: Redis when REDIS_URL is set, otherwise kombu's file-system transport under var/broker/.

@@ -29,7 +29,7 @@ from .models import (
 class CaseFacts:
     """What the rules need to know about a case, loaded once."""
 
-    items: list[tuple[str, set[int]]]  # (request text, accepted specialty ids) per disputed item
+    items: list[tuple[int, str, str, set[int]]]  # (position, request text, category, accepted specialty ids)
     organizations: dict[int, str]  # party organisation id -> its role on the case
     provider_ids: set[int]
     employee_name: str
@@ -58,7 +58,7 @@ class Candidate:
 def case_facts(case: Case) -> CaseFacts:
     """Load the parties, item categories, remand and exclusions of `case` (4 queries)."""
     items = [
-        (item.request_text, {s.pk for s in item.category.accepted_specialties.all()})
+        (item.position, item.request_text, item.category.name, {s.pk for s in item.category.accepted_specialties.all()})
         for item in case.items.select_related("category").prefetch_related("category__accepted_specialties")
     ]
     organizations = {
@@ -146,9 +146,14 @@ def eligibility_problems(facts: CaseFacts, reviewer: Reviewer, today: dt.date) -
             certified.add(cert.specialty_id)
             if cert.specialty.parent_id:
                 certified.add(cert.specialty.parent_id)  # a subspecialist also holds the specialty
-    for request_text, accepted in facts.items:
-        if not accepted & certified:
-            problems.append(f"no accepted specialty for item “{_short(request_text)}”")
+    # One reason for all the items (a case can have fifteen), naming their categories: what an admin maps.
+    if uncovered := [(n, text, category) for n, text, category, accepted in facts.items if not accepted & certified]:
+        categories = ", ".join(dict.fromkeys(category for _, _, category in uncovered))
+        if len(uncovered) == 1:
+            n, text, _ = uncovered[0]
+            problems.append(f"no accepted specialty for item {n} “{_short(text)}” ({categories})")
+        else:
+            problems.append(f"no accepted specialty for items {_ranges([n for n, _, _ in uncovered])} ({categories})")
 
     for affiliation in reviewer.affiliations.all():
         if affiliation.organization_id in facts.organizations:
@@ -205,6 +210,17 @@ def problems_for(case: Case, reviewer: Reviewer) -> list[str]:
     today = timezone.localdate()
     loaded = reviewers_for_ranking(reviewer_ids=[reviewer.pk]).get()
     return eligibility_problems(case_facts(case), loaded, today)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """ "1–4, 7" for [1, 2, 3, 4, 7]: consecutive item numbers as a range."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{run[0]}–{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)) for run in runs)
 
 
 def _short(text: str, limit: int = 60) -> str:

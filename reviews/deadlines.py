@@ -155,3 +155,13 @@ def time_left(due: dt.date | None, *, expedited: bool, now: dt.datetime) -> Time
     if days == 0:
         return TimeLeft("due today", "warning")
     return TimeLeft(f"{days} day{'s' if days > 1 else ''} left", "secondary")
+
+
+def case_time_left(case: Case, *, due: dt.date | None, now: dt.datetime) -> TimeLeft | None:
+    """The time left on one of the case's clocks, which stops at the decision: "decided 11/02/2026"
+    once decided, nothing once closed without a decision (withdrawn, terminated, ineligible)."""
+    if case.decision_date:
+        return TimeLeft(f"decided {case.decision_date:%m/%d/%Y}", "secondary")
+    if case.status in Case.Status.CLOSED:
+        return None
+    return time_left(due, expedited=case.priority == Case.Priority.EXPEDITED, now=now)

@@ -1,4 +1,4 @@
-"""Bulk intake: read a CSV of cases (one row per case, its items in numbered columns) and validate every row.
+"""Bulk intake: read a CSV of cases (one row per case, its items in numbered columns) into the intake page's fields.
 
 The file
 --------
@@ -14,7 +14,7 @@ Case columns (* = required):
   employee_name*              as on the application
   employee_birth_date         date
   employee_sex                F, M or U (female, male, not stated); blank = not stated
-  claim_number*               unique within the file
+  claim_number*               once per file
   adj_number                  WCAB case number, e.g. ADJ10456721
   date_of_injury*             date
   employer*                   organisation name
@@ -27,6 +27,8 @@ Case columns (* = required):
   application_received_date*  date
   diagnoses*                  "M51.26 Lumbar disc displacement; M54.2 Cervicalgia": an ICD-10 code and
                               its text, diagnoses separated by semicolons (or line breaks), in order
+  remand_of                   the earlier case this one re-reviews, e.g. CM25-0001234
+  confirm_duplicate           yes: create it anyway when an open case holds the same dispute
 
 Item columns, one group per disputed item, numbered from 1 (item_1_..., item_2_..., as many
 groups as the file needs; a row leaves the groups it does not use blank):
@@ -45,9 +47,17 @@ groups as the file needs; a row leaves the groups it does not use blank):
                               from the request and the authorised part when they count sessions
 
 Dates are MM/DD/YYYY as California forms write them (M/D/YYYY, as spreadsheets export
-them, too) or YYYY-MM-DD; the year always has four digits. They must be in the order of the
-process: date of injury <= UR decision date <= application received date, none in the
-future, the birth date before the injury.
+them, too) or YYYY-MM-DD; the year always has four digits.
+
+One set of rules
+----------------
+Each row is checked by the intake page's own forms (forms.intake.CaseIntake) and taken in by
+the same service, so a row is refused for exactly what the page refuses, with the page's
+message, reported as (line, column, message). This module reads the file, turns each row's
+cells into the page's fields (a category by its name, "L" for left, the diagnoses cell into
+diagnosis rows) and the forms' errors back into columns. It refuses itself only what a cell
+cannot say in the page's terms (a category name not in the catalogue) and what only a file
+can get wrong (its encoding, its columns, a claim number on two lines).
 
 Why one row per case with numbered item columns, rather than one row per item with the case
 repeated: a coordinator types (or pastes) the case facts once, so two rows of one case can
@@ -60,32 +70,16 @@ not need can be left out altogether.
 Parties are matched, never duplicated, as on the intake page (services.parties): organisations
 by kind and normalised name ("ACME, Inc." is "Acme Inc"); the requesting provider by NPI, which
 must belong to a physician of that name, else by name without a "Dr." title or a trailing
-", MD"-style degree; whatever is not found is created at import. Treatment categories must exist (top level,
-case-insensitive; subcategories under their category).
-
-This module only reads the database (categories, existing cases); services.imports writes.
+", MD"-style degree; whatever is not found is created at import.
 """
 
 import csv
-import datetime as dt
 import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.utils import timezone
-
-from .models import (
-    ICD10_RE,
-    Case,
-    Diagnosis,
-    DisputedItem,
-    Organization,
-    Provider,
-    TreatmentCategory,
-    modified_request_parts,
-    normalize_name,
-)
+from .models import Case, DisputedItem
 
 # column -> (required, what the page's column guide says). Order is the sample file's order.
 CASE_COLUMNS: dict[str, tuple[bool, str]] = {
@@ -105,6 +99,8 @@ CASE_COLUMNS: dict[str, tuple[bool, str]] = {
     "ur_decision_date": (True, "date"),
     "application_received_date": (True, "date"),
     "diagnoses": (True, "M51.26 Lumbar disc displacement; M54.2 Cervicalgia"),
+    "remand_of": (False, "the earlier case this one re-reviews, e.g. CM25-0001234"),
+    "confirm_duplicate": (False, "yes: create it anyway when an open case holds the same dispute"),
 }
 ITEM_COLUMNS: dict[str, tuple[bool, str]] = {
     "request": (True, "as written on the request for authorisation"),
@@ -122,57 +118,51 @@ ITEM_COLUMN_RE = re.compile(r"^item_([0-9]{1,2})_(" + "|".join(ITEM_COLUMNS) + r
 # The case columns and 99 item groups, with room to spare: a wider header is not a case file.
 MAX_COLUMNS = 2000
 
-# Organisation columns -> the kind of organisation they name.
-ORGANIZATION_COLUMNS = {
-    "employer": Organization.Kind.EMPLOYER,
-    "claims_administrator": Organization.Kind.CLAIMS_ADMINISTRATOR,
-    "ur_organization": Organization.Kind.UR_ORGANIZATION,
-    "employee_attorney": Organization.Kind.LAW_FIRM,
+# Intake page field -> the column it comes from (the same name unless listed).
+FIELD_COLUMNS = {
+    "employer_name": "employer",
+    "claims_administrator_name": "claims_administrator",
+    "ur_organization_name": "ur_organization",
+    "employee_attorney_name": "employee_attorney",
+    "provider_name": "requesting_provider",
+    "provider_npi": "requesting_provider_npi",
 }
+ITEM_FIELD_COLUMNS = {"request_text": "request"}
 
-PRIORITIES = {v: v for v in Case.Priority.values}  # matched lower-cased: "Expedited" is fine
+# Cell spellings a spreadsheet user writes -> the page's values; anything else goes to the form as written.
+PRIORITIES = {v: v for v in Case.Priority.values}
 SEXES = {"f": "F", "female": "F", "m": "M", "male": "M", "u": "U", "unknown": "U", "not stated": "U", "": "U"}
 SIDES = {v: v for v in DisputedItem.Side.values} | {"l": "left", "r": "right", "b": "bilateral"}
 UR_ACTIONS = {v: v for v in DisputedItem.URAction.values} | {"deny": "denied", "modify": "modified", "delay": "delayed"}
+YES = {"yes", "y", "true", "1", "x"}
+NO = {"no", "n", "false", "0", ""}
 
-_US_DATE = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]+)$")
-_ISO_DATE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
 _DIAGNOSIS = re.compile(r"^([A-Za-z0-9.]+)\s*[-–:,]?\s*(.*)$", re.DOTALL)
-_CREDENTIALS = {"md", "do", "dc", "dpm", "phd", "psyd", "pharmd", "dds", "np", "pa", "facs", "faaos", "qme", "ame"}
 _XLSX_MAGIC, _XLS_MAGIC = b"PK\x03\x04", b"\xd0\xcf\x11\xe0"
 
 
 @dataclass(frozen=True)
 class RowError:
-    """What is wrong with one line of the file (header = line 1), or with the file as a whole (line None)."""
+    """One problem: its line (header = line 1; None for the file as a whole), its column ("" for the
+    row or the header as a whole), what is wrong, and the row's claim number to find it by."""
 
     line: int | None
-    reasons: tuple[str, ...]
+    column: str
+    message: str
     claim_number: str = ""
 
 
 @dataclass
 class CaseRow:
-    """One valid row, parsed: Case fields, party names (resolved at import), diagnoses and items."""
+    """One row of the file: its cells by column name, and what its cells already got wrong."""
 
     line: int
-    fields: dict
-    organizations: dict[str, str]  # column -> name as written; blank when the optional column is empty
-    provider_name: str
-    provider_npi: str
-    diagnoses: list[dict] = field(default_factory=list)
-    items: list[dict] = field(default_factory=list)
+    values: dict[str, str]
+    problems: dict[str, str] = field(default_factory=dict)  # column -> message
 
-
-def provider_key(name: str) -> str:
-    """Matching key of a physician's name: "Dr. Linda Marsh" and "Linda Marsh, MD" are the same person."""
-    head, comma, tail = name.partition(",")
-    if comma and set(normalize_name(tail).split()) <= _CREDENTIALS:
-        name = head
-    words = normalize_name(name).split()
-    if words[:1] in (["dr"], ["doctor"]):
-        words = words[1:]
-    return " ".join(words)
+    @property
+    def claim_number(self) -> str:
+        return self.values.get("claim_number", "")
 
 
 def column_guide() -> list[tuple[str, bool, str]]:
@@ -183,10 +173,11 @@ def column_guide() -> list[tuple[str, bool, str]]:
 
 
 def parse_cases_csv(data: bytes | str) -> tuple[list[CaseRow], list[RowError]]:
-    """Parse and validate the whole file: every valid row, and every problem of every bad row.
+    """Read the file: its rows, or what makes it no case file at all (encoding, columns, no rows).
 
-    Nothing is written. The file is good only when the error list is empty. Line numbers are
-    the spreadsheet's row numbers (the header is line 1; a cell with line breaks is one row).
+    Nothing is read from the database. Line numbers are the spreadsheet's row numbers (the
+    header is line 1; a cell with line breaks is one row). A claim number on two lines is
+    refused on the second; each row's other checks are CaseIntake's (see intake_data).
     """
     text, problem = _decode(data)
     if problem:
@@ -197,53 +188,155 @@ def parse_cases_csv(data: bytes | str) -> tuple[list[CaseRow], list[RowError]]:
         return [], [
             RowError(
                 None,
-                (
-                    f"The file contains NUL characters (byte 0x00, on line {where}): it is not plain CSV text. "
-                    "Remove them, or save the file again from the spreadsheet as CSV UTF-8.",
-                ),
+                "",
+                f"The file contains NUL characters (byte 0x00, on line {where}): it is not plain CSV text. "
+                "Remove them, or save the file again from the spreadsheet as CSV UTF-8.",
             )
         ]
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as error:
-        return [], [RowError(None, (f"The file is not readable CSV: {error}.",))]
+        return [], [RowError(None, "", f"The file is not readable CSV: {error}.")]
     if not records or not any(cell.strip() for cell in records[0]):
-        return [], [RowError(None, ("The file is empty: the first line must hold the column names.",))]
+        return [], [RowError(None, "", "The file is empty: the first line must hold the column names.")]
     header = [_column_name(cell) for cell in records[0]]
     if reasons := _header_problems(header, raw=records[0]):
-        return [], [RowError(1, tuple(reasons))]
-    groups = sorted({int(m.group(1)) for name in header if (m := ITEM_COLUMN_RE.match(name))})
-    data_rows = [(line, record) for line, record in enumerate(records[1:], start=2) if any(c.strip() for c in record)]
-    if not data_rows:
-        return [], [RowError(None, ("The file has column names but no cases.",))]
+        return [], [RowError(1, "", reason) for reason in reasons]
+    rows = []
+    claims: dict[str, int] = {}  # claim number -> its first line
+    for line, record in enumerate(records[1:], start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        row = CaseRow(line, {})
+        for position, cell in enumerate(record):
+            if name := (header[position] if position < len(header) else ""):
+                row.values[name] = cell.strip()
+            elif cell.strip():
+                row.problems[f"column {position + 1}"] = f'"{cell.strip()[:40]}" is under no column name.'
+        if claim := row.claim_number.casefold():
+            if claim in claims:
+                row.problems["claim_number"] = (
+                    f"{row.claim_number} is already on line {claims[claim]} (one row per case: put its items in "
+                    "the item columns)."
+                )
+            claims.setdefault(claim, line)
+        rows.append(row)
+    if not rows:
+        return [], [RowError(None, "", "The file has column names but no cases.")]
+    return rows, []
 
-    checker = _RowChecker(groups)
-    checked = []  # (row, its reasons), in file order
-    for line, record in data_rows:
-        values, reasons = _cells(header, record)
-        checked.append((checker.check(line, values, reasons), reasons))
-    checker.already_imported(checked)
-    errors = [RowError(row.line, tuple(reasons), row.fields["claim_number"]) for row, reasons in checked if reasons]
-    if errors:
-        return [], errors
-    return [row for row, _ in checked], []
+
+def item_groups(row: CaseRow) -> list[int]:
+    """The item group numbers the row fills, in order; each becomes one item form."""
+    numbers = sorted({int(m.group(1)) for name in row.values if (m := ITEM_COLUMN_RE.match(name))})
+    return [n for n in numbers if any(row.values.get(f"item_{n}_{name}") for name in ITEM_COLUMNS)]
+
+
+def intake_data(row: CaseRow, catalogue: dict) -> dict[str, str]:
+    """The row as the intake page would post it (forms.intake.CaseIntake's fields).
+
+    Cells that cannot be said in the page's terms are noted in row.problems (and go to the form
+    as written, so that nothing else about them is reported twice).
+    """
+    get = row.values.get
+    data = {name: get(name, "") for name in CASE_COLUMNS if name not in ("diagnoses", "confirm_duplicate")}
+    for page_field, column in FIELD_COLUMNS.items():
+        data[page_field] = data.pop(column)
+    data["priority"] = PRIORITIES.get(data["priority"].lower(), data["priority"])
+    data["employee_sex"] = SEXES.get(data["employee_sex"].lower(), data["employee_sex"])
+    npi = re.sub(r"[\s-]", "", data["provider_npi"])
+    if "E+" in npi.upper():
+        row.problems["requesting_provider_npi"] = (
+            f'"{npi}" is not ten digits: the spreadsheet turned it into a number (format the column as Text).'
+        )
+    data["provider_npi"] = npi
+    confirm = get("confirm_duplicate", "").lower()
+    if confirm not in YES | NO:
+        row.problems["confirm_duplicate"] = 'Write "yes" to create the case anyway, or leave it blank.'
+    data["confirm_duplicate"] = "on" if confirm in YES else ""
+
+    diagnoses = [p.strip() for p in re.split(r"[;\n]", get("diagnoses", "")) if p.strip()]
+    data |= _management("diagnoses", len(diagnoses))
+    for n, piece in enumerate(diagnoses):
+        match = _DIAGNOSIS.match(piece)
+        code, description = match.groups() if match else ("", piece)  # "(back pain)": no code to read
+        data[f"diagnoses-{n}-icd10_code"] = code.rstrip(".")
+        data[f"diagnoses-{n}-description"] = " ".join(description.split())
+
+    groups = item_groups(row)
+    data |= _management("items", len(groups))
+    top = {c.name.casefold(): c for c in catalogue["category"].values()}
+    subs = catalogue["subcategory"].values()
+    for index, n in enumerate(groups):
+        cells = {name: get(f"item_{n}_{name}", "") for name in ITEM_COLUMNS}
+        prefix, column = f"items-{index}-", f"item_{n}_"
+        category = top.get(cells["category"].casefold())
+        if cells["category"] and category is None:
+            known = ", ".join(sorted(c.name for c in top.values()))
+            row.problems[f"{column}category"] = f'Unknown treatment category "{cells["category"]}" (known: {known}).'
+        subcategory = None
+        if cells["subcategory"]:
+            named = [s for s in subs if s.name.casefold() == cells["subcategory"].casefold()]
+            # Under the category given, else any of that name: the form then says it is of another category.
+            mine = [s for s in named if category and s.parent_id == category.pk]
+            subcategory = (mine or named or [None])[0]
+            if subcategory is None:
+                row.problems[f"{column}subcategory"] = f'Unknown treatment subcategory "{cells["subcategory"]}".'
+        data[f"{prefix}request_text"] = cells["request"]
+        data[f"{prefix}category"] = category.pk if category else cells["category"]
+        data[f"{prefix}subcategory"] = subcategory.pk if subcategory else cells["subcategory"]
+        data[f"{prefix}side"] = SIDES.get(cells["side"].lower(), cells["side"])
+        data[f"{prefix}ur_action"] = UR_ACTIONS.get(cells["ur_action"].lower(), cells["ur_action"])
+        data[f"{prefix}eligible_scope"] = cells["eligible_scope"].lower()
+        for name in ("body_part", "spinal_level", "authorized_part", "remaining_part"):
+            data[f"{prefix}{name}"] = cells[name]
+    return data
+
+
+def intake_errors(row: CaseRow, intake) -> list[RowError]:
+    """The row's own problems and every error on its intake forms (a refused CaseIntake), by column.
+
+    A column the row refused itself reports that, not what the form then made of the cell.
+    """
+    found = list(row.problems.items())
+
+    def add(column: str, messages) -> None:
+        if column not in row.problems:
+            found.extend((column, message) for message in messages)
+
+    for name, messages in intake.form.errors.items():
+        add("" if name == "__all__" else FIELD_COLUMNS.get(name, name), messages)
+    for n, form in enumerate(intake.diagnoses.forms, start=1):
+        code = form.data.get(f"{form.prefix}-icd10_code", "")
+        for name, messages in form.errors.items():
+            what = "code" if name == "icd10_code" else "text"
+            add("diagnoses", [f"Diagnosis {n} ({code or 'no code'}), its {what}: {message}" for message in messages])
+    add("diagnoses", intake.diagnoses.non_form_errors())
+    for form, n in zip(intake.items.forms, item_groups(row), strict=False):
+        for name, messages in form.errors.items():
+            add(f"item_{n}_{ITEM_FIELD_COLUMNS.get(name, name)}" if name != "__all__" else f"item_{n}", messages)
+    add("item_1_request", intake.items.non_form_errors())
+    return [RowError(row.line, column, message, row.claim_number) for column, message in found]
+
+
+def _management(prefix: str, total: int) -> dict[str, str]:
+    return {f"{prefix}-TOTAL_FORMS": str(total), f"{prefix}-INITIAL_FORMS": "0"}
 
 
 def _decode(data: bytes | str) -> tuple[str, RowError | None]:
     if isinstance(data, str):
         return data.removeprefix("\ufeff"), None
     if data.startswith((_XLSX_MAGIC, _XLS_MAGIC)):
-        return "", RowError(None, ("This is an Excel workbook, not a CSV file: use Save As > CSV UTF-8.",))
+        return "", RowError(None, "", "This is an Excel workbook, not a CSV file: use Save As > CSV UTF-8.")
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         return "", RowError(
             None,
-            (
-                f"The file is not UTF-8 text (byte 0x{data[error.start]:02X} on line {line}): "
-                "save it from the spreadsheet as CSV UTF-8.",
-            ),
+            "",
+            f"The file is not UTF-8 text (byte 0x{data[error.start]:02X} on line {line}): "
+            "save it from the spreadsheet as CSV UTF-8.",
         )
 
 
@@ -276,238 +369,3 @@ def _header_problems(header: list[str], *, raw: list[str]) -> list[str]:
 def _listed(names: list[str], limit: int = 20) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _cells(header: list[str], record: list[str]) -> tuple[dict[str, str], list[str]]:
-    values, reasons = {}, []
-    for position, cell in enumerate(record):
-        name = header[position] if position < len(header) else ""
-        if name:
-            values[name] = cell.strip()
-        elif cell.strip():
-            reasons.append(f'Column {position + 1} has a value ("{cell.strip()[:40]}") but no column name.')
-    return values, reasons
-
-
-def _max_length(model, name: str) -> int:
-    return model._meta.get_field(name).max_length
-
-
-class _RowChecker:
-    """Validates rows one by one with the catalogues read once, and remembers claim numbers across rows."""
-
-    def __init__(self, groups: list[int]):
-        self.groups = groups
-        self.today = timezone.localdate()
-        self.claims: dict[str, int] = {}  # claim number -> first line
-        categories = list(TreatmentCategory.objects.only("id", "name", "parent_id"))
-        self.categories = {c.name.casefold(): c for c in categories if c.parent_id is None}
-        self.subcategories = {(c.parent_id, c.name.casefold()): c for c in categories if c.parent_id}
-        self.category_names = ", ".join(sorted(c.name for c in self.categories.values()))
-
-    def check(self, line: int, values: dict[str, str], reasons: list[str]) -> CaseRow:
-        """Parse one row; problems are appended to `reasons` (the row is usable only if none were)."""
-        get = values.get
-        fields = {}
-
-        def required(name: str) -> str:
-            value = get(name, "")
-            if not value:
-                reasons.append(f"{name}: missing.")
-            return value
-
-        def text(name: str, model=Case, model_field: str | None = None, *, needed=False) -> str:
-            value = required(name) if needed else get(name, "")
-            limit = _max_length(model, model_field or name)
-            if len(value) > limit:
-                reasons.append(f"{name}: {len(value)} characters, at most {limit}.")
-            return value
-
-        def date(name: str, *, needed=True) -> dt.date | None:
-            value = required(name) if needed else get(name, "")
-            if not value:
-                return None
-            parsed, problem = _parse_date(value)
-            if problem:
-                reasons.append(f'{name}: "{value}" {problem}.')
-            elif parsed > self.today:
-                reasons.append(f"{name}: {parsed:%m/%d/%Y} is in the future.")
-            return parsed
-
-        if value := required("priority"):
-            if value.lower() not in PRIORITIES:
-                reasons.append(f'priority: "{value}" is not standard, expedited or formulary.')
-            fields["priority"] = PRIORITIES.get(value.lower())
-        fields["employee_name"] = text("employee_name", needed=True)
-        fields["employee_birth_date"] = date("employee_birth_date", needed=False)
-        sex = get("employee_sex", "")
-        if sex.lower() not in SEXES:
-            reasons.append(f'employee_sex: "{sex}" is not F, M or U.')
-        fields["employee_sex"] = SEXES.get(sex.lower(), "U")
-        fields["claim_number"] = claim = text("claim_number", needed=True)
-        if claim:
-            if claim.casefold() in self.claims:
-                reasons.append(
-                    f"claim_number: {claim} is already on line {self.claims[claim.casefold()]} "
-                    "(one row per case: put its items in the item columns)."
-                )
-            else:
-                self.claims[claim.casefold()] = line
-        fields["adj_number"] = text("adj_number")
-        fields["date_of_injury"] = injury = date("date_of_injury")
-        fields["ur_decision_date"] = ur_date = date("ur_decision_date")
-        fields["application_received_date"] = received = date("application_received_date")
-        birth = fields["employee_birth_date"]
-        if birth and injury and birth >= injury:
-            reasons.append(f"employee_birth_date: {birth:%m/%d/%Y} is not before the date of injury.")
-        if injury and ur_date and injury > ur_date:
-            reasons.append(
-                f"Dates out of order: date_of_injury {injury:%m/%d/%Y} is after ur_decision_date {ur_date:%m/%d/%Y}."
-            )
-        if ur_date and received and ur_date > received:
-            reasons.append(
-                f"Dates out of order: ur_decision_date {ur_date:%m/%d/%Y} is after "
-                f"application_received_date {received:%m/%d/%Y}."
-            )
-
-        organizations = {}
-        for column in ORGANIZATION_COLUMNS:
-            name = text(column, Organization, "name", needed=CASE_COLUMNS[column][0])
-            if name and not normalize_name(name):
-                reasons.append(f'{column}: "{name}" has no letters or digits.')
-            organizations[column] = name
-        provider_name = text("requesting_provider", Provider, "name", needed=True)
-        if provider_name and not provider_key(provider_name):
-            reasons.append(f'requesting_provider: "{provider_name}" has no name in it.')
-        npi = re.sub(r"[\s-]", "", get("requesting_provider_npi", ""))
-        if npi and not re.fullmatch(r"[0-9]{10}", npi):
-            hint = " (the spreadsheet turned it into a number: format the column as Text)" if "E+" in npi else ""
-            reasons.append(f'requesting_provider_npi: "{npi}" is not ten digits{hint}.')
-
-        row = CaseRow(line, fields, organizations, provider_name, npi)
-        row.diagnoses = self._diagnoses(required("diagnoses"), reasons)
-        row.items = self._items(values, reasons)
-        return row
-
-    def _diagnoses(self, value: str, reasons: list[str]) -> list[dict]:
-        found, seen = [], set()
-        limit = _max_length(Diagnosis, "description")
-        for piece in filter(None, (p.strip() for p in re.split(r"[;\n]", value))):
-            code, description = _DIAGNOSIS.match(piece).groups()
-            code = code.upper().rstrip(".")
-            if "." not in code and len(code) > 3:
-                code = f"{code[:3]}.{code[3:]}"  # "M5126" is how spreadsheets often carry M51.26
-            if not re.fullmatch(ICD10_RE, code):
-                reasons.append(f'diagnoses: "{piece[:40]}" does not start with an ICD-10 code such as M51.26.')
-                continue
-            description = " ".join(description.split())
-            if not description:
-                reasons.append(f"diagnoses: {code} has no description (write the code, then its text).")
-            elif len(description) > limit:
-                reasons.append(f"diagnoses: the description of {code} is longer than {limit} characters.")
-            if code in seen:
-                reasons.append(f"diagnoses: {code} is listed twice.")
-            seen.add(code)
-            found.append({"icd10_code": code, "description": description})
-        if value and not found and not reasons:
-            reasons.append("diagnoses: no diagnosis found.")
-        return found
-
-    def _items(self, values: dict[str, str], reasons: list[str]) -> list[dict]:
-        items = []
-        for n in self.groups:
-            cells = {name: values.get(f"item_{n}_{name}", "") for name in ITEM_COLUMNS}
-            if not any(cells.values()):
-                continue
-            col = f"item_{n}_"
-            for name, (required, _) in ITEM_COLUMNS.items():
-                if required and not cells[name]:
-                    reasons.append(f"{col}{name}: missing (item {n} has other values).")
-            item = {"request_text": cells["request"]}
-            category = subcategory = None
-            if cells["category"]:
-                category = self.categories.get(cells["category"].casefold())
-                if category is None:
-                    reasons.append(
-                        f'{col}category: unknown treatment category "{cells["category"]}" '
-                        f"(known: {self.category_names})."
-                    )
-            if cells["subcategory"] and category is not None:
-                subcategory = self.subcategories.get((category.pk, cells["subcategory"].casefold()))
-                if subcategory is None:
-                    reasons.append(
-                        f'{col}subcategory: "{cells["subcategory"]}" is not a subcategory of {category.name}.'
-                    )
-            item["category"], item["subcategory"] = category, subcategory
-            side = cells["side"].lower()
-            if side not in SIDES:
-                reasons.append(f'{col}side: "{cells["side"]}" is not left, right or bilateral.')
-            item["side"] = SIDES.get(side, "")
-            for name in ("body_part", "spinal_level"):
-                limit = _max_length(DisputedItem, name)
-                if len(cells[name]) > limit:
-                    reasons.append(f"{col}{name}: {len(cells[name])} characters, at most {limit}.")
-                item[name] = cells[name]
-            action = cells["ur_action"].lower()
-            if action and action not in UR_ACTIONS:
-                reasons.append(f'{col}ur_action: "{cells["ur_action"]}" is not denied, modified or delayed.')
-            item["ur_action"] = UR_ACTIONS.get(action, "")
-            item["authorized_part"] = cells["authorized_part"]
-            if item["ur_action"] == DisputedItem.URAction.MODIFIED and not cells["authorized_part"]:
-                reasons.append(f"{col}authorized_part: missing (UR modified item {n}: say what it authorised).")
-            if item["ur_action"] and item["ur_action"] != DisputedItem.URAction.MODIFIED and cells["authorized_part"]:
-                reasons.append(f"{col}authorized_part: only for a modified request (item {n} was {action}).")
-            scope = cells["eligible_scope"].lower()
-            if scope and scope not in DisputedItem.EligibleScope.values:
-                reasons.append(f'{col}eligible_scope: "{cells["eligible_scope"]}" is not remaining or original.')
-            elif (scope or cells["remaining_part"]) and item["ur_action"] != DisputedItem.URAction.MODIFIED:
-                reasons.append(f"{col}eligible_scope, remaining_part: only for a modified request (item {n}).")
-            item["eligible_scope"], item["remaining_part"] = modified_request_parts(
-                ur_action=item["ur_action"],
-                request_text=item["request_text"],
-                authorized_part=item["authorized_part"],
-                eligible_scope=scope,
-                remaining_part=cells["remaining_part"],
-            )
-            if item["eligible_scope"] == DisputedItem.EligibleScope.REMAINING and not item["remaining_part"]:
-                reasons.append(
-                    f"{col}remaining_part: missing (it cannot be worked out from item {n}'s request and authorised "
-                    f"part: write it, or set {col}eligible_scope to original)."
-                )
-            items.append(item)
-        if not items:
-            reasons.append("No disputed item: fill item_1_request, item_1_category and item_1_ur_action.")
-        return items
-
-    def already_imported(self, checked: list[tuple[CaseRow, list[str]]]) -> None:
-        """Flag rows whose claim number and UR decision date are an existing case: the same dispute twice."""
-        wanted = {}
-        for row, reasons in checked:
-            if row.fields["claim_number"] and row.fields["ur_decision_date"]:
-                wanted[(row.fields["claim_number"], row.fields["ur_decision_date"])] = reasons
-        if not wanted:
-            return
-        existing = Case.objects.filter(claim_number__in={claim for claim, _ in wanted}).values_list(
-            "claim_number", "ur_decision_date", "case_number"
-        )
-        for claim, ur_date, case_number in existing:
-            if (claim, ur_date) in wanted:
-                wanted[(claim, ur_date)].append(
-                    f"Already imported: claim {claim} with UR decision date {ur_date:%m/%d/%Y} is case {case_number}."
-                )
-
-
-def _parse_date(value: str) -> tuple[dt.date | None, str]:
-    """(date, "") or (None, what is wrong); MM/DD/YYYY (or M/D/YYYY) and YYYY-MM-DD."""
-    if match := _US_DATE.match(value):
-        month, day, year = match.groups()
-        if len(year) != 4:
-            return None, "needs a four-digit year (MM/DD/YYYY)"
-    elif match := _ISO_DATE.match(value):
-        year, month, day = match.groups()
-    else:
-        return None, "is not a date (write MM/DD/YYYY or YYYY-MM-DD)"
-    try:
-        return dt.date(int(year), int(month), int(day)), ""
-    except ValueError:
-        return None, "is not a date on the calendar"

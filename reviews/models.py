@@ -486,6 +486,23 @@ class CaseQuerySet(models.QuerySet):
             counts["due_soon"] += row["due_soon"]
         return counts
 
+    def with_item_count(self):
+        """Each case with `item_count`, its number of disputed items.
+
+        A correlated subquery rather than a JOIN + GROUP BY, so the database counts items for the
+        rows of the page only, after sorting and LIMIT.
+        """
+        items = (
+            DisputedItem.objects.filter(case=models.OuterRef("pk"))
+            .order_by()
+            .values("case")
+            .annotate(n=models.Count("pk"))
+            .values("n")
+        )
+        return self.annotate(
+            item_count=models.functions.Coalesce(models.Subquery(items, output_field=models.IntegerField()), 0)
+        )
+
     # Past this many cases, the closed counts are PostgreSQL's estimate rather than a count.
     ESTIMATE_ABOVE = 50_000
 
@@ -518,23 +535,9 @@ class CaseQuerySet(models.QuerySet):
         """Rows of the case list: claims administrator, reviewer and the number of disputed items.
 
         The long texts (LIST_DEFERRED) are left out; reading one on a row costs a query per row.
-
-        The item count is a correlated subquery rather than a JOIN + GROUP BY, so the database
-        counts items for the rows of the page only, after sorting and LIMIT.
         """
-        items = (
-            DisputedItem.objects.filter(case=models.OuterRef("pk"))
-            .order_by()
-            .values("case")
-            .annotate(n=models.Count("pk"))
-            .values("n")
-        )
         return (
-            self.select_related("claims_administrator", "reviewer__user")
-            .defer(*self.LIST_DEFERRED)
-            .annotate(
-                item_count=models.functions.Coalesce(models.Subquery(items, output_field=models.IntegerField()), 0)
-            )
+            self.select_related("claims_administrator", "reviewer__user").defer(*self.LIST_DEFERRED).with_item_count()
         )
 
     def for_reviewer_queue(self, reviewer):
@@ -565,6 +568,15 @@ class CaseQuerySet(models.QuerySet):
                 terminated_count=count(DisputedItem.objects.filter(authorized_on__isnull=False)),
             )
             .with_due_order()
+        )
+
+    def for_reviewer_completed(self, reviewer):
+        """A reviewer's finished determinations (approved, then issued), the latest decision first (1 query)."""
+        return (
+            self.filter(reviewer=reviewer, status__in=S.FINAL)
+            .only("case_number", "status", "priority", "date_assigned", "decision_date", "reviewer")
+            .with_item_count()
+            .order_by(F("decision_date").desc(nulls_first=True), "-case_number")
         )
 
 

@@ -49,6 +49,7 @@ urlpatterns = [
     path("cases/<case:case_number>/request-records/", casework.case_request_records, name="case_request_records"),
     path("cases/<case:case_number>/records-complete/", casework.case_records_complete, name="case_records_complete"),
     path("cases/<case:case_number>/assign/", casework.case_assign, name="case_assign"),
+    path("cases/<case:case_number>/items/<int:position>/category/", casework.item_category, name="item_category"),
     # The steps beside the main path (reviews.views.steps).
     path("cases/<case:case_number>/withdraw/", steps.case_withdraw, name="case_withdraw"),
     path("cases/<case:case_number>/authorisation/", steps.case_terminate, name="case_terminate"),
@@ -79,6 +80,7 @@ urlpatterns = [
     path("cases/<case:case_number>/documents/<int:document_id>/", documents.document_file, name="document_file"),
     # The expert reviewer's pages (reviews.views.review).
     path("queue/", review.reviewer_queue, name="reviewer_queue"),
+    path("queue/completed/", review.reviewer_completed, name="reviewer_completed"),
     path("guidelines/search/", review.guideline_search, name="guideline_search"),
     path("cases/<case:case_number>/attest/", review.case_attest, name="case_attest"),
     path("cases/<case:case_number>/review/", review.case_workspace, name="case_workspace"),

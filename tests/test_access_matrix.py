@@ -226,6 +226,8 @@ APP_RULES = {
     "reviews:case_expedite": coordinator_page(get=AVAILABLE, post=ALLOWED),
     "reviews:case_remand": coordinator_page(get=AVAILABLE, post=ALLOWED),
     "reviews:case_reopen": coordinator_page(get=AVAILABLE, post=ALLOWED),
+    "reviews:item_category": coordinator_page(get=None, post=ALLOWED),
+    "reviews:reviewer_completed": Page(reviewers, case=False),
     "reviews:reviewer_queue": Page(reviewers, case=False),
     "reviews:guideline_search": Page(library_readers, case=False),
     "reviews:case_attest": reviewer_case_page(case_reviewer("assigned"), post=BAD),

@@ -133,7 +133,15 @@ def test_every_item_must_accept_the_reviewers_specialty(ready_case, reviewer):
     surgery = TreatmentCategoryFactory(name="Surgery")
     surgery.accepted_specialties.add(SpecialtyFactory(name="Orthopaedic Surgery"))
     DisputedItemFactory(case=ready_case, category=surgery, position=2, request_text="Lumbar fusion L4-5")
-    assert _problems(ready_case, reviewer) == ["no accepted specialty for item “Lumbar fusion L4-5”"]
+    assert _problems(ready_case, reviewer) == ["no accepted specialty for item 2 “Lumbar fusion L4-5” (Surgery)"]
+
+
+def test_items_without_an_accepted_specialty_are_named_in_one_reason_with_ranges(ready_case, reviewer):
+    surgery, injection = TreatmentCategoryFactory(name="Surgery"), TreatmentCategoryFactory(name="Injection")
+    for position in (2, 3, 4, 5, 7, 9, 10):
+        category = injection if position == 7 else surgery
+        DisputedItemFactory(case=ready_case, category=category, position=position, request_text=f"Item {position}")
+    assert _problems(ready_case, reviewer) == ["no accepted specialty for items 2–5, 7, 9, 10 (Surgery, Injection)"]
 
 
 def test_a_subspecialist_counts_for_the_categories_of_the_parent_specialty(ready_case):

@@ -199,6 +199,38 @@ def test_assigning_in_one_click(client, coordinator, ready_case, reviewer, queue
     assert (ready_case.status, ready_case.reviewer) == (Case.Status.ASSIGNED, reviewer)
 
 
+@pytest.mark.parametrize(
+    ("email", "said"),
+    [
+        ("maria@example.org", "An e-mail telling them is on its way to maria@example.org."),
+        ("", "No e-mail was sent: {reviewer} has no e-mail address on file. Tell them yourself."),
+    ],
+)
+def test_the_assignment_message_says_whether_an_email_goes_to_the_reviewer(
+    client, coordinator, ready_case, reviewer, queued, email, said
+):
+    reviewer.user.email = email
+    reviewer.user.save()
+    client.force_login(coordinator)
+    response = client.post(_url(ready_case, "assign"), {"reviewer": reviewer.pk}, follow=True)
+    shown = [str(m) for m in response.context["messages"]]
+    assert shown == [f"{ready_case} assigned to {reviewer}.", said.format(reviewer=reviewer)]
+    assert "notified by e-mail" not in response.content.decode()
+
+
+def test_a_reviewer_without_an_email_address_is_sent_none(
+    ready_case, reviewer, coordinator, mailoutbox, django_capture_on_commit_callbacks, queued
+):
+    from reviews.tasks import notify_reviewer_assigned
+
+    reviewer.user.email = ""
+    reviewer.user.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        case = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
+    notify_reviewer_assigned(case.pk)  # what the worker runs: nothing to send, and no failure
+    assert mailoutbox == []
+
+
 def test_posting_an_ineligible_reviewer_is_refused_with_the_reasons(client, coordinator, ready_case, reviewer):
     reviewer.capacity = 0
     reviewer.save()
@@ -248,12 +280,89 @@ def test_the_assignment_page_costs_the_same_queries_for_few_or_many_reviewers(
     client.force_login(coordinator)
     add_reviewers(2)
     # session, user, groups, case with provider, items, their accepted specialties, exclusions,
-    # reviewers with load, licences, certifications, affiliations
-    with django_assert_num_queries(11):
+    # reviewers with load, licences, certifications, affiliations; the items with their categories
+    # and the category and guideline catalogues, for the category correction forms
+    with django_assert_num_queries(14):
         client.get(_url(ready_case, "assign"))
     add_reviewers(12)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(14):
         client.get(_url(ready_case, "assign"))
+
+
+# Correcting an item's treatment category (when it keeps the right reviewer out).
+
+
+def test_correcting_an_items_category_on_the_assign_page_lets_the_right_reviewer_in(
+    client, coordinator, ready_case, reviewer
+):
+    from auditlog.models import LogEntry
+
+    from tests.factories import TreatmentCategoryFactory
+
+    item = ready_case.items.get()
+    rehab = item.category
+    wrong = TreatmentCategoryFactory(name="Surgery")
+    ready_case.items.update(category=wrong)
+    client.force_login(coordinator)
+    page = client.get(_url(ready_case, "assign")).content.decode()
+    assert "no accepted specialty for item 1" in page
+    assert f'action="/cases/{ready_case.case_number}/items/1/category/"' in page
+
+    response = client.post(_url(ready_case, "items/1/category"), {"category": rehab.pk, "subcategory": ""}, follow=True)
+
+    assert response.redirect_chain == [(_url(ready_case, "assign"), 302)]
+    assert "Item 1 is now Rehabilitation; the reviewers are ranked again." in response.content.decode()
+    assert [c.reviewer for c in response.context["eligible"]] == [reviewer]
+    item.refresh_from_db()
+    assert item.category == rehab
+    event = ready_case.events.latest("created_at")
+    assert (event.actor, event.note) == (
+        coordinator,
+        "item 1: treatment category corrected from Surgery to Rehabilitation",
+    )
+    assert LogEntry.objects.get_for_object(item).filter(action=LogEntry.Action.UPDATE, actor=coordinator).exists()
+
+
+def test_a_subcategory_of_another_category_is_refused_and_nothing_changes(client, coordinator, ready_case):
+    from tests.factories import TreatmentCategoryFactory
+
+    item = ready_case.items.get()
+    other = TreatmentCategoryFactory(name="Arthroscopy", parent=TreatmentCategoryFactory(name="Surgery"))
+    events = ready_case.events.count()
+    client.force_login(coordinator)
+    data = {"category": item.category_id, "subcategory": other.pk}
+    response = client.post(_url(ready_case, "items/1/category"), data, follow=True)
+    assert "Item 1 was not changed: Pick a subcategory of the chosen category." in response.content.decode()
+    assert ready_case.items.get().subcategory is None
+    assert ready_case.events.count() == events
+
+
+def test_the_items_of_a_case_its_reviewer_accepted_cannot_be_corrected(coordinator, ready_case, reviewer):
+    from reviews.services.errors import Refused
+    from tests.factories import TreatmentCategoryFactory
+
+    case = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
+    case = services.case_accept(case=case, by=reviewer.user, attested=True)
+    item = case.items.get()
+    with pytest.raises(Refused) as refused:
+        services.item_category_correct(
+            item=item, category=TreatmentCategoryFactory(name="Surgery"), subcategory=None, by=coordinator
+        )
+    assert refused.value.code == "not_allowed"
+    assert case.items.get().category == item.category
+
+
+def test_only_coordinators_correct_categories_and_only_by_post(client, reviewer, coordinator, ready_case):
+    url = _url(ready_case, "items/1/category")
+    category = ready_case.items.get().category_id
+    response = client.post(url, {"category": category})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    client.force_login(reviewer.user)
+    assert client.post(url, {"category": category}).status_code == 403
+    client.force_login(coordinator)
+    assert client.get(url).status_code == 405
+    assert client.post(_url(ready_case, "items/9/category"), {"category": category}).status_code == 404
+    assert not ready_case.events.filter(note__contains="category corrected").exists()
 
 
 def test_a_case_that_is_not_ready_cannot_be_assigned(client, coordinator, received, reviewer):

@@ -133,7 +133,7 @@ def test_approval_with_the_broker_down_answers_at_once_and_the_letter_is_issued_
     client.force_login(coordinator)
 
     started = time.monotonic()
-    response = client.post(f"/cases/{approvable.case_number}/qa/approve/")
+    response = client.post(f"/cases/{approvable.case_number}/qa/approve/", {"final": "on"})
     took = time.monotonic() - started
 
     assert response.status_code == 302

@@ -69,7 +69,7 @@ def test_unknown_and_duplicate_columns_are_listed_up_to_twenty(coordinator):
 
     header = ",".join([*CASE_COLUMNS, *(f"extra{n}" for n in range(30)), "priority"]) + "\n"
     result = services.cases_import_csv(by=coordinator, file=io.BytesIO(header.encode()), filename="x.csv")
-    reasons = " ".join(result.errors[0].reasons)
+    reasons = " ".join(error.message for error in result.errors)
     assert "Column(s) appearing twice: priority." in reasons
     assert "extra19 and 10 more (compare with the sample file)" in reasons
 

@@ -6,9 +6,9 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 
-from reviews import services
 from reviews.forms.intake import ITEM_FIELDS
 from reviews.models import Case, CaseEvent, Diagnosis, DisputedItem, Organization, Provider
+from reviews.services import cases as case_services
 from tests.factories import (
     CaseFactory,
     OrganizationFactory,
@@ -368,13 +368,13 @@ def test_an_npi_of_someone_else_is_refused_on_the_npi(alice, categories):
 def test_a_refusal_by_the_service_rolls_back_the_new_parties_too(alice, categories, monkeypatch):
     # Form validation lets nothing wrong through; simulate a refusal the form cannot foresee
     # (a race) after the new parties and the case were written, inside the same transaction.
-    real_case_create = services.case_create
+    real_case_create = case_services.case_create
 
     def refusing_case_create(**kwargs):
         real_case_create(**kwargs)
         raise ValidationError({"date_of_injury": "Refused by the service."})
 
-    monkeypatch.setattr(services, "case_create", refusing_case_create)
+    monkeypatch.setattr(case_services, "case_create", refusing_case_create)
     before = snapshot()
     response = alice.post(URL, valid_data(categories, ur_organization_name="Coast UR Services"))
     assert response.status_code == 400
@@ -492,18 +492,3 @@ def test_the_autocomplete_is_for_coordinators_only(client, reviewer, url):
 def test_the_autocomplete_answers_only_get(client, coordinator, url):
     client.force_login(coordinator)
     assert client.post(url).status_code == 405
-
-
-def test_an_intake_of_an_open_dispute_asks_for_confirmation_then_creates_a_second_case(client, coordinator, categories):
-    client.force_login(coordinator)
-    client.post(URL, valid_data(categories))
-    first = Case.objects.get()
-
-    refused = client.post(URL, valid_data(categories))
-    assert refused.status_code == 400 and Case.objects.count() == 1
-    html = refused.content.decode()
-    assert f"{first.case_number} is open for the same claim, UR decision date and request." in html
-    assert 'name="confirm_duplicate"' in html
-
-    confirmed = client.post(URL, valid_data(categories, confirm_duplicate="on"))
-    assert confirmed.status_code == 302 and Case.objects.count() == 2

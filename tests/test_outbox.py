@@ -254,7 +254,7 @@ def test_approving_a_case_whose_reviewer_lost_the_certification_says_why_and_cha
     submitted_case = confirmed
     reviewer.certifications.update(expires_on=timezone.localdate() - dt.timedelta(days=1))
     client.force_login(coordinator)
-    response = client.post(f"/cases/{submitted_case.case_number}/qa/approve/", follow=True)
+    response = client.post(f"/cases/{submitted_case.case_number}/qa/approve/", {"final": "on"}, follow=True)
     page = response.content.decode()
     assert "Approval refused: The reviewer holds no current board certification" in page
     assert Case.objects.get(pk=submitted_case.pk).status == Case.Status.SUBMITTED

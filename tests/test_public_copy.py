@@ -85,7 +85,7 @@ def test_the_page_costs_the_same_queries_however_long_the_determination(
 def test_approval_is_refused_until_the_public_copy_is_confirmed_and_nothing_changes(client, coordinator, named_case):
     client.force_login(coordinator)
 
-    response = client.post(reverse("reviews:case_qa_approve", args=[named_case.case_number]))
+    response = client.post(reverse("reviews:case_qa_approve", args=[named_case.case_number]), {"final": "on"})
 
     assert response.status_code == 409
     assert "Approval refused: The public copy has not been confirmed." in response.content.decode()
@@ -185,7 +185,7 @@ def test_undoing_and_adding_removals_change_the_public_copy_the_letter_task_rend
     client.post(_url(named_case, "public_copy_remove"), {"text": "Valley Imaging"})
     page = client.get(_url(named_case))
     client.post(_url(named_case, "public_copy_confirm"), {"digest": page.context["public_copy"].digest})
-    client.post(reverse("reviews:case_qa_approve", args=[named_case.case_number]))
+    client.post(reverse("reviews:case_qa_approve", args=[named_case.case_number]), {"final": "on"})
     final = Letter.objects.get(case=named_case, kind=Letter.Kind.FINAL_DETERMINATION)
     letter_services.letter_render(letter_id=final.pk)
 

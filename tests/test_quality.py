@@ -270,12 +270,14 @@ def test_returning_a_case_already_approved_says_someone_else_acted_first(client,
 
 # Approve.
 
+CONFIRMED = {"final": "on"}  # the box that confirms approval, which cannot be undone
+
 
 def test_approving_makes_the_determination_final_with_today_as_decision_date(client, coordinator, submitted_case):
     confirm_public_copy(submitted_case, by=coordinator)
     client.force_login(coordinator)
 
-    response = client.post(_url(submitted_case, "approve"), follow=True)
+    response = client.post(_url(submitted_case, "approve"), CONFIRMED, follow=True)
 
     assert response.redirect_chain == [(QA_LIST, 302)]
     assert f"{submitted_case} approved" in response.content.decode()
@@ -286,19 +288,36 @@ def test_approving_makes_the_determination_final_with_today_as_decision_date(cli
     assert (event.from_status, event.actor) == (S.SUBMITTED, coordinator)
 
 
+def test_approving_needs_the_box_ticked_and_without_it_changes_nothing(client, coordinator, submitted_case):
+    confirm_public_copy(submitted_case, by=coordinator)
+    client.force_login(coordinator)
+    page = client.get(_url(submitted_case)).content.decode()
+    assert 'name="final"' in page and "This cannot be undone." in page
+
+    response = client.post(_url(submitted_case, "approve"))
+
+    assert response.status_code == 400
+    assert "Tick the box to confirm: an approved determination cannot be changed." in response.content.decode()
+    submitted_case.refresh_from_db()
+    assert (submitted_case.status, submitted_case.decision_date) == (S.SUBMITTED, None)
+    assert events_to(submitted_case, S.APPROVED) == []
+
+
 def test_approving_a_case_already_approved_says_someone_else_acted_first(client, coordinator, submitted_case):
     confirm_public_copy(submitted_case, by=coordinator)
     client.force_login(coordinator)
-    client.post(_url(submitted_case, "approve"))
+    client.post(_url(submitted_case, "approve"), CONFIRMED)
 
-    response = client.post(_url(submitted_case, "approve"), follow=True)
+    response = client.post(_url(submitted_case, "approve"), CONFIRMED, follow=True)
 
     assert response.redirect_chain == [(_url(submitted_case), 302)]
     assert "is approved now: someone else acted on it first" in response.content.decode()
     assert len(events_to(submitted_case, S.APPROVED)) == 1
 
 
-@pytest.mark.parametrize(("action", "data"), [("approve", {}), ("return", {"comments": "Please amend item 1."})])
+@pytest.mark.parametrize(
+    ("action", "data"), [("approve", {"final": "on"}), ("return", {"comments": "Please amend item 1."})]
+)
 def test_a_coordinator_acting_in_the_same_instant_as_another_is_told_and_changes_nothing(
     client, coordinator, submitted_case, monkeypatch, action, data
 ):
@@ -328,7 +347,7 @@ def test_approving_an_incomplete_determination_lists_the_missing_pieces_in_place
     DisputedItem.objects.filter(case=submitted_case).update(rationale="")  # as an admin edit could leave it
     client.force_login(coordinator)
 
-    response = client.post(_url(submitted_case, "approve"))
+    response = client.post(_url(submitted_case, "approve"), CONFIRMED)
 
     assert response.status_code == 409
     body = response.content.decode()

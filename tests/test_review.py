@@ -192,6 +192,65 @@ def test_the_queue_refuses_other_methods(client, reviewer):
     assert client.post(reverse("reviews:reviewer_queue")).status_code == 405
 
 
+def _completed_case(reviewer, status, decided_days_ago):
+    case = _queue_case(reviewer, status, due_in=5)
+    Case.objects.filter(pk=case.pk).update(decision_date=timezone.localdate() - dt.timedelta(days=decided_days_ago))
+    return case
+
+
+def test_the_completed_tab_lists_the_reviewers_own_finished_determinations_latest_first(
+    client, reviewer, other_reviewer
+):
+    older = _completed_case(reviewer, S.ISSUED, decided_days_ago=40)
+    latest = _completed_case(reviewer, S.ISSUED, decided_days_ago=2)
+    approved = _completed_case(reviewer, S.APPROVED, decided_days_ago=1)
+    hidden = [
+        _completed_case(other_reviewer, S.ISSUED, decided_days_ago=1),
+        _queue_case(reviewer, S.IN_REVIEW, due_in=3),
+    ]
+    client.force_login(reviewer.user)
+    response = client.get(reverse("reviews:reviewer_completed"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    order = list(dict.fromkeys(re.findall(r"CM\d{2}-\d{7}", html)))
+    assert order == [c.case_number for c in (approved, latest, older)]
+    for case in hidden:
+        assert case.case_number not in html
+    assert url("case_workspace", older) in html
+    assert f"{fresh(older).decision_date:%m/%d/%Y}" in html and "days left" not in html
+    assert 'aria-current="page" href="/queue/completed/"' in html  # the tab shown as the current one
+
+
+def test_the_open_queue_links_to_the_completed_tab(client, reviewer):
+    client.force_login(reviewer.user)
+    html = client.get(reverse("reviews:reviewer_queue")).content.decode()
+    assert 'href="/queue/completed/">Completed</a>' in html
+
+
+def test_the_completed_tab_pages_by_25_in_the_same_queries(client, reviewer, django_assert_num_queries):
+    for n in range(30):
+        _completed_case(reviewer, S.ISSUED, decided_days_ago=n)
+    client.force_login(reviewer.user)
+    # session, user, the user's groups, the reviewer profile, the count, the page (item counts by subquery)
+    with django_assert_num_queries(6):
+        first = client.get(reverse("reviews:reviewer_completed"))
+    shown = set(re.findall(r"CM\d{2}-\d{7}", first.content.decode()))
+    second = client.get(reverse("reviews:reviewer_completed") + "?page=2")
+    rest = set(re.findall(r"CM\d{2}-\d{7}", second.content.decode()))
+    assert (len(shown), len(rest), shown & rest) == (25, 5, set())
+
+
+def test_the_completed_tab_sends_anonymous_users_to_log_in_and_refuses_coordinators_and_posts(
+    client, coordinator, reviewer
+):
+    response = client.get(reverse("reviews:reviewer_completed"))
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    client.force_login(coordinator)
+    assert client.get(reverse("reviews:reviewer_completed")).status_code == 403
+    client.force_login(reviewer.user)
+    assert client.post(reverse("reviews:reviewer_completed")).status_code == 405
+
+
 # 2. Accept or decline.
 
 

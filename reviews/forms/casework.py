@@ -3,7 +3,8 @@
 from django import forms
 from django.utils import timezone
 
-from ..models import Reviewer
+from ..models import Reviewer, TreatmentCategory
+from .intake import CatalogueChoiceField, item_catalogue
 
 
 class DateInput(forms.DateInput):
@@ -73,3 +74,31 @@ class AssignForm(forms.Form):
 
 class ReassignForm(AssignForm):
     reason = forms.CharField(max_length=200, help_text="Why the case leaves its reviewer (recorded on the case).")
+
+
+class ItemCategoryForm(forms.Form):
+    """A disputed item's treatment category, corrected on the assign page (services.item_category_correct)."""
+
+    category = CatalogueChoiceField(queryset=TreatmentCategory.objects.filter(parent__isnull=True), label="Category")
+    subcategory = CatalogueChoiceField(
+        queryset=TreatmentCategory.objects.filter(parent__isnull=False), required=False, label="Subcategory"
+    )
+
+    def __init__(self, *args, catalogue: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("category", "subcategory"):
+            self.fields[name].choices = catalogue[f"{name}_choices"]
+            self.fields[name].catalogue = catalogue[name]
+            self.fields[name].widget.attrs["class"] = "form-select form-select-sm w-auto"
+
+    @classmethod
+    def for_items(cls, case) -> list[tuple]:
+        """(item, its form with the item's category) for each item of `case`, the catalogue read once."""
+        catalogue, rows = item_catalogue(), []
+        for item in case.items.select_related("category", "subcategory__parent"):
+            initial = {"category": item.category_id, "subcategory": item.subcategory_id}
+            form = cls(catalogue=catalogue, initial=initial, auto_id=f"id_item{item.position}_%s")
+            for field in form.fields.values():
+                field.widget.attrs["aria-label"] = f"{field.label} of item {item.position}"
+            rows.append((item, form))
+        return rows

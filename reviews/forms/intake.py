@@ -1,4 +1,8 @@
-"""Intake: the new case with its parties, its diagnoses and its disputed items."""
+"""Intake: the new case with its parties, its diagnoses and its disputed items.
+
+The intake page and the CSV importer both validate and save through CaseIntake, so the two
+refuse the same things with the same messages.
+"""
 
 import re
 
@@ -7,10 +11,12 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms import all_valid
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from .. import services
 from ..models import (
     CASE_NUMBER_RE,
     Case,
@@ -25,10 +31,14 @@ from ..models import (
     normalize_name,
     npi_validator,
 )
-from ..services import CitationInput
-from ..services.parties import provider_match
+from ..services.errors import Refused
+from ..services.parties import provider_key, provider_match
 
 DATE_WIDGET = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+# The browser's date picker sends YYYY-MM-DD; California forms and spreadsheets write MM/DD/YYYY.
+# Always four digits for the year: "3/4/24" could be 1924.
+DATE_INPUT_FORMATS = ["%Y-%m-%d", "%m/%d/%Y"]
+DATE_FIELDS = ["employee_birth_date", "date_of_injury", "ur_decision_date", "application_received_date"]
 
 # (form field, Case field, organisation kind, what the page calls a new one) for each organisation of the case.
 ORGANIZATION_PARTIES = [
@@ -112,6 +122,9 @@ class CaseIntakeForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["priority"].choices = Case.Priority.choices  # no blank radio
+        for name in DATE_FIELDS:
+            self.fields[name].input_formats = DATE_INPUT_FORMATS
+            self.fields[name].error_messages["invalid"] = "Enter a date as MM/DD/YYYY or YYYY-MM-DD."
         search = reverse("reviews:organization_search")
         for name, _, kind, label in ORGANIZATION_PARTIES:
             self.fields[name].widget.attrs.update(
@@ -209,7 +222,10 @@ class CaseIntakeForm(forms.ModelForm):
         return self._clean_party_name("employee_attorney_name")
 
     def clean_provider_name(self):
-        return self._clean_party_name("provider_name")
+        name = self._clean_party_name("provider_name")
+        if name and not provider_key(name):
+            raise ValidationError("Enter the physician by name, not only a title or a degree.")
+        return name
 
     def clean(self):
         cleaned = super().clean()
@@ -273,11 +289,13 @@ class DiagnosisForm(forms.ModelForm):
 
 
 class DiagnosisFormSet(forms.BaseFormSet):
-    """The diagnoses in the order entered; blank rows are ignored."""
+    """The diagnoses in the order entered; blank rows are ignored, and at least one is required."""
 
     def clean(self):
         if any(self.errors):
             return
+        if not any(form.has_changed() for form in self.forms):
+            raise ValidationError("Add at least one diagnosis.", code="no_diagnoses")
         seen = set()
         for form in self.forms:
             code = form.cleaned_data.get("icd10_code")
@@ -312,6 +330,22 @@ ITEM_FIELDS = [
 CA_CITATION_ROWS = 4
 
 
+class CatalogueChoiceField(forms.ModelChoiceField):
+    """A treatment category picked from the catalogue the formset read once: no query per row."""
+
+    catalogue: dict[int, TreatmentCategory] | None = None
+
+    def to_python(self, value):
+        if self.catalogue is None or value in self.empty_values:
+            return super().to_python(value)
+        try:
+            return self.catalogue[int(value)]
+        except (KeyError, ValueError, TypeError):
+            raise ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+            ) from None
+
+
 class DisputedItemForm(forms.ModelForm):
     """One disputed treatment request as the request for authorisation words it, and what UR did with it.
 
@@ -329,6 +363,7 @@ class DisputedItemForm(forms.ModelForm):
     class Meta:
         model = DisputedItem
         fields = ITEM_FIELDS
+        field_classes = {"category": CatalogueChoiceField, "subcategory": CatalogueChoiceField}
         widgets = {
             "request_text": forms.Textarea(attrs={"rows": 2}),
             "authorized_part": forms.TextInput,
@@ -347,14 +382,15 @@ class DisputedItemForm(forms.ModelForm):
             "remaining_part": "Left empty, it is worked out from the request and the authorised part.",
         }
 
-    def __init__(self, *args, category_choices=None, subcategory_choices=None, guidelines=None, **kwargs):
+    def __init__(self, *args, catalogue: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        # Choices computed once for the whole formset (each form would otherwise query them again).
-        if category_choices is not None:
-            self.fields["category"].choices = category_choices
-            self.fields["subcategory"].choices = subcategory_choices
+        # Choices read once for the whole formset, or a whole file (each form would otherwise query them again).
+        catalogue = catalogue or item_catalogue()
+        for name in ("category", "subcategory"):
+            self.fields[name].choices = catalogue[f"{name}_choices"]
+            self.fields[name].catalogue = catalogue[name]
         self.fields["eligible_scope"].choices = [("", "—"), *DisputedItem.EligibleScope.choices]
-        self.guidelines = guidelines if guidelines is not None else _guideline_catalogue()
+        self.guidelines = catalogue["guidelines"]
         guideline_choices = [("", "—")] + [(g.pk, g.citation_name) for g in self.guidelines.values()]
         # The citation rows are laid out by the template (_intake_item.html): a grid under column headings.
         for n in range(1, CA_CITATION_ROWS + 1):
@@ -392,6 +428,16 @@ class DisputedItemForm(forms.ModelForm):
             )
         )
 
+    def _get_validation_exclusions(self):
+        exclude = super()._get_validation_exclusions()
+        if self.cleaned_data.get("ur_action") == DisputedItem.URAction.MODIFIED and not self.cleaned_data.get(
+            "authorized_part"
+        ):
+            # The remaining portion is worked out from the authorised part: the model says to give that,
+            # and its remaining-portion constraint would only repeat it, in a database's words.
+            exclude.add("remaining_part")
+        return exclude
+
     def ca_citation_rows(self) -> list[tuple]:
         """(guideline, sections, pages) bound fields per citation row, for the template."""
         return [
@@ -418,7 +464,7 @@ class DisputedItemForm(forms.ModelForm):
                     self.add_error(f"ca_guideline_{n}", "Choose the guideline these sections or pages belong to.")
                 continue
             citations.append(
-                CitationInput(guideline=self.guidelines[int(guideline_id)], sections=sections, pages=pages)
+                services.CitationInput(guideline=self.guidelines[int(guideline_id)], sections=sections, pages=pages)
             )
         if citations and cleaned.get("ca_cited_no_evidence"):
             self.add_error("ca_cited_no_evidence", "Untick this, or clear the citations: the UR letter says one.")
@@ -435,33 +481,33 @@ class DisputedItemForm(forms.ModelForm):
         return data
 
 
-def _guideline_catalogue() -> dict[int, Guideline]:
-    """The active guidelines, in the order the pickers show them."""
-    return {g.pk: g for g in Guideline.objects.filter(active=True).order_by("source", "citation_name")}
+def item_catalogue() -> dict:
+    """What every item form picks from: the treatment categories and the active guidelines (2 queries)."""
+    categories = list(TreatmentCategory.objects.order_by("name"))
+    top = [c for c in categories if c.parent_id is None]
+    grouped = [(c.name, [(sub.pk, sub.name) for sub in categories if sub.parent_id == c.pk]) for c in top]
+    return {
+        "category": {c.pk: c for c in top},
+        "subcategory": {c.pk: c for c in categories if c.parent_id is not None},
+        "category_choices": [("", "---------")] + [(c.pk, c.name) for c in top],
+        "subcategory_choices": [("", "None")] + [group for group in grouped if group[1]],
+        "guidelines": {g.pk: g for g in Guideline.objects.filter(active=True).order_by("source", "citation_name")},
+    }
 
 
 class DisputedItemFormSet(forms.BaseFormSet):
     """The disputed items in the order entered; blank rows are ignored, and at least one is required."""
 
+    def __init__(self, *args, catalogue: dict | None = None, **kwargs):
+        self.catalogue = catalogue
+        super().__init__(*args, **kwargs)
+
     @cached_property
-    def _choices(self) -> dict:
-        categories = list(TreatmentCategory.objects.filter(parent__isnull=True).order_by("name"))
-        subcategories = list(
-            TreatmentCategory.objects.filter(parent__isnull=False).select_related("parent").order_by("name")
-        )
-        blank = [("", "---------")]
-        grouped = [
-            (category.name, [(sub.pk, sub.name) for sub in subcategories if sub.parent_id == category.pk])
-            for category in categories
-        ]
-        return {
-            "category_choices": blank + [(c.pk, c.name) for c in categories],
-            "subcategory_choices": [("", "None")] + [group for group in grouped if group[1]],
-            "guidelines": _guideline_catalogue(),
-        }
+    def _catalogue(self) -> dict:
+        return self.catalogue or item_catalogue()
 
     def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), **self._choices}
+        return {**super().get_form_kwargs(index), "catalogue": self._catalogue}
 
     def clean(self):
         if any(self.errors):
@@ -476,3 +522,49 @@ class DisputedItemFormSet(forms.BaseFormSet):
 
 DiagnosisFormSetFactory = forms.formset_factory(DiagnosisForm, formset=DiagnosisFormSet, extra=2, max_num=50)
 DisputedItemFormSetFactory = forms.formset_factory(DisputedItemForm, formset=DisputedItemFormSet, extra=1, max_num=50)
+
+
+class CaseIntake:
+    """The intake forms together (the case and its parties, the diagnoses, the items), saved by one service.
+
+    The page binds it to its POST; the CSV importer binds it to each row translated into the same
+    fields, so both refuse the same things with the same messages.
+    """
+
+    def __init__(self, data=None, *, catalogue: dict | None = None):
+        self.form = CaseIntakeForm(data)
+        self.diagnoses = DiagnosisFormSetFactory(data, prefix="diagnoses")
+        self.items = DisputedItemFormSetFactory(data, prefix="items", catalogue=catalogue)
+        self.duplicate: Refused | None = None  # an open case holds this dispute: the page asks to confirm
+
+    def is_valid(self) -> bool:
+        return all_valid([self.form, self.diagnoses, self.items])
+
+    def save(self, *, by) -> Case | None:
+        """The new case; or None, with every problem on its form, when a form or the intake service refuses.
+
+        Nothing is written unless the case is created.
+        """
+        if not self.is_valid():
+            return None
+        form = self.form
+        try:
+            return services.case_intake(
+                by=by,
+                organizations=form.organization_names(),
+                provider_name=form.cleaned_data["provider_name"],
+                provider_npi=form.cleaned_data["provider_npi"],
+                diagnoses=self.diagnoses.rows(),
+                items=self.items.rows(),
+                confirm_duplicate=form.cleaned_data["confirm_duplicate"],
+                **form.case_fields(),
+            )
+        except Refused as refusal:
+            if refusal.code == "duplicate_dispute":
+                self.duplicate = refusal
+            refusal.add_to_form(form)
+        except ValidationError as error:
+            # A rule the forms checked already, broken by a change made meanwhile (a race): shown in place.
+            for field, messages in getattr(error, "message_dict", {None: error.messages}).items():
+                form.add_error(field if field in form.fields else None, messages)
+        return None

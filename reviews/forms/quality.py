@@ -20,6 +20,16 @@ class ReturnForm(forms.Form):
         self.helper.form_tag = False  # the template's <form> carries the case's action URL
 
 
+class ApproveForm(forms.Form):
+    """Approval cannot be undone, so it is confirmed with a box the server checks (no script needed)."""
+
+    final = forms.BooleanField(
+        label="I have read the letter above: approve it as final. This cannot be undone.",
+        error_messages={"required": "Tick the box to confirm: an approved determination cannot be changed."},
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+
+
 class RedactionTextForm(forms.Form):
     """A text to remove from the public copy, or to keep in it: typed, or sent by a highlight's button."""
 

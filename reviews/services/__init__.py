@@ -5,9 +5,11 @@ from .cases import (
     case_complete_records,
     case_confirm_eligibility,
     case_create,
+    case_intake,
     case_number_next,
     case_register,
     case_request_records,
+    item_category_correct,
 )
 from .documents import document_add, document_add_many, document_open
 from .errors import Problem, Refused
@@ -45,9 +47,11 @@ __all__ = [
     "case_complete_records",
     "case_confirm_eligibility",
     "case_create",
+    "case_intake",
     "case_number_next",
     "case_register",
     "case_request_records",
+    "item_category_correct",
     "document_add",
     "document_add_many",
     "document_open",

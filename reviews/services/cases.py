@@ -4,13 +4,24 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from .. import deadlines
-from ..models import Case, CaseEvent, CaseNumberSequence, Citation, Diagnosis, DisputedItem, modified_request_parts
+from ..models import (
+    Case,
+    CaseEvent,
+    CaseNumberSequence,
+    Citation,
+    Diagnosis,
+    DisputedItem,
+    TreatmentCategory,
+    modified_request_parts,
+)
 from ..permissions import require_coordinator
 from .errors import Problem, Refused
+from .parties import organization_get_or_create, provider_get_or_create
 from .workflow import case_lock, case_transition
 
 
@@ -107,6 +118,76 @@ def case_create(
                 pages=c.pages,
             )
     return case
+
+
+@transaction.atomic
+def case_intake(
+    *,
+    by: AbstractBaseUser,
+    organizations: dict[str, tuple[str, str]],
+    provider_name: str,
+    provider_npi: str = "",
+    **case,
+) -> Case:
+    """Take in a case whose parties are named as typed: find or add each party, then case_create.
+
+    `organizations` maps a Case field to (organisation kind, name). One transaction, so a refusal
+    leaves no new party behind. Raises what case_create raises, and Refused (on "provider_name" or
+    "provider_npi") when the provider's name and NPI point at different physicians on file.
+    """
+    for field, (kind, name) in organizations.items():
+        case[field] = organization_get_or_create(kind=kind, name=name, by=by)
+    try:
+        case["requesting_provider"] = provider_get_or_create(name=provider_name, npi=provider_npi, by=by)
+    except ValidationError as error:
+        raise Refused(
+            *(
+                Problem(message, where="provider_npi" if field == "npi" else "provider_name")
+                for field, messages in error.message_dict.items()
+                for message in messages
+            ),
+            code="provider",
+        ) from error
+    return case_create(by=by, **case)
+
+
+@transaction.atomic
+def item_category_correct(
+    *, item: DisputedItem, category: TreatmentCategory, subcategory: TreatmentCategory | None, by: AbstractBaseUser
+) -> DisputedItem:
+    """Correct a disputed item's treatment category and subcategory: a wrong one can keep the right
+    reviewer out (assignment needs a specialty accepted for every item's category).
+
+    Recorded as a CaseEvent naming the old and the new category (and in the item's history).
+    Raises PermissionDenied for a non-coordinator, and Refused once the reviewer has accepted the
+    case or it is closed (code "not_allowed": the items are then the reviewer's to rely on), or
+    when the subcategory is not one of the category (code "invalid", on "subcategory").
+    """
+    require_coordinator(by)
+    case = Case.objects.select_for_update().get(pk=item.case_id)
+    if case.status in Case.Status.ACCEPTED_BY_REVIEWER or case.status in Case.Status.CLOSED:
+        raise Refused(
+            Problem(
+                f"{case} is {case.get_status_display().lower()}: its items can no longer be corrected.",
+                hint="Once the reviewer accepts a case, its items are theirs to rely on.",
+            ),
+            code="not_allowed",
+        )
+    item = DisputedItem.objects.select_related("category", "subcategory").get(pk=item.pk, case=case)
+    before = str(item.subcategory or item.category)
+    item.category, item.subcategory = category, subcategory
+    try:
+        item.full_clean()
+    except ValidationError as error:
+        raise Refused(
+            *(Problem(m, where=field) for field, messages in error.message_dict.items() for m in messages),
+            code="invalid",
+        ) from error
+    if (after := str(item.subcategory or item.category)) != before:
+        item.save(update_fields=["category", "subcategory"])
+        note = f"item {item.position}: treatment category corrected from {before} to {after}"
+        CaseEvent.record(case, by=by, note=note, from_status=case.status)  # no status change
+    return item
 
 
 @transaction.atomic

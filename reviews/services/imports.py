@@ -3,15 +3,13 @@
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from ..importers import ORGANIZATION_COLUMNS, CaseRow, RowError, parse_cases_csv
+from ..forms.intake import CaseIntake, item_catalogue
+from ..importers import RowError, intake_data, intake_errors, parse_cases_csv
 from ..models import Case, CaseEvent
 from ..permissions import is_coordinator
-from .cases import case_create
-from .errors import Refused
-from .parties import organization_get_or_create, provider_get_or_create
 
 
 @dataclass
@@ -25,16 +23,19 @@ class ImportResult:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def bad_lines(self) -> int:
+        return len({error.line for error in self.errors if error.line})
+
 
 @transaction.atomic
 def cases_import_csv(*, by: AbstractBaseUser, file, filename: str = "") -> ImportResult:
     """Create one case per row of a CSV file (see reviews.importers for the columns), all or nothing.
 
-    `file` is a binary file object (an upload, an open file) or bytes. Every row is validated
-    before anything is written; if any row is bad, or case_create refuses one (its
-    ValidationError becomes that row's error), nothing is kept and the result lists every
-    problem with its line number. Missing organisations and providers are created with the
-    cases, and each case records an event naming the file and the line it came from.
+    `file` is a binary file object (an upload, an open file) or bytes. Each row goes through the
+    intake page's forms and service (forms.intake.CaseIntake), in file order; if any row is
+    refused, nothing is kept (the new parties included) and the result lists every problem of
+    every row with its line and column. Each case records an event naming the file and line.
 
     Raises PermissionDenied unless `by` is a coordinator.
     """
@@ -46,39 +47,19 @@ def cases_import_csv(*, by: AbstractBaseUser, file, filename: str = "") -> Impor
     if errors:
         return ImportResult(errors=errors)
 
-    cases, errors = [], []
+    catalogue = item_catalogue()  # read once for the file, not once per row
+    cases = []
     for row in rows:
-        try:
-            case = case_create(by=by, diagnoses=row.diagnoses, items=row.items, **_parties(row, by), **row.fields)
-        except (ValidationError, Refused) as error:
-            # case_create's own savepoint has undone this row; carry on to report every refused row.
-            errors.append(RowError(row.line, _reasons(error), row.fields["claim_number"]))
+        intake = CaseIntake(intake_data(row, catalogue), catalogue=catalogue)
+        valid = intake.is_valid()  # a row with problems of its own too: every problem is reported at once
+        case = intake.save(by=by) if valid and not row.problems else None
+        if case is None:
+            errors += intake_errors(row, intake)
             continue
-        CaseEvent.record(case, by=by, note=f"imported from {filename}, line {row.line}")
+        # Beside the intake's own "application received" event: where the case came from, no status change.
+        CaseEvent.record(case, by=by, note=f"imported from {filename}, line {row.line}", from_status=case.status)
         cases.append(case)
     if errors:
         transaction.set_rollback(True)  # the cases of the good rows, and any party created for them, go too
         return ImportResult(errors=errors)
     return ImportResult(cases=cases)
-
-
-def _reasons(error: ValidationError | Refused) -> tuple[str, ...]:
-    if isinstance(error, Refused):
-        return tuple(str(problem) for problem in error.problems)
-    if hasattr(error, "error_dict"):
-        return tuple(
-            f"{name}: {message}" if name != "__all__" else message
-            for name, messages in error.message_dict.items()
-            for message in messages
-        )
-    return tuple(error.messages)
-
-
-def _parties(row: CaseRow, by: AbstractBaseUser) -> dict:
-    """The Case's party fields for the row (organisation columns share the Case field names), found or added."""
-    fields = {
-        column: organization_get_or_create(kind=kind, name=name, by=by) if (name := row.organizations[column]) else None
-        for column, kind in ORGANIZATION_COLUMNS.items()
-    }
-    fields["requesting_provider"] = provider_get_or_create(name=row.provider_name, npi=row.provider_npi, by=by)
-    return fields

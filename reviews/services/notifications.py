@@ -27,9 +27,12 @@ def _send(template: str, context: dict, recipients: list[str]) -> None:
 
 
 def reviewer_assigned_email_send(*, case: Case) -> None:
-    """Tell the case's reviewer they have a new case: number, priority, due date and a link only."""
-    link = _absolute(reverse("reviews:home"))
-    _send("case-assigned", {"case": case, "link": link}, [case.reviewer.user.email])
+    """Tell the case's reviewer they have a new case: number, priority, due date and a link only.
+
+    A reviewer without an e-mail address gets none (the assigning coordinator was told so).
+    """
+    if address := case.reviewer.user.email:
+        _send("case-assigned", {"case": case, "link": _absolute(reverse("reviews:home"))}, [address])
 
 
 def reviewer_expedited_email_send(*, case: Case) -> None:

@@ -6,11 +6,22 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case as SqlCase
 from django.db.models import IntegerField, Value, When
 
-from ..importers import provider_key
 from ..models import Organization, Provider, normalize_name
 from ..permissions import require_coordinator
 
 SEARCH_LIMIT = 10
+_CREDENTIALS = {"md", "do", "dc", "dpm", "phd", "psyd", "pharmd", "dds", "np", "pa", "facs", "faaos", "qme", "ame"}
+
+
+def provider_key(name: str) -> str:
+    """Matching key of a physician's name: "Dr. Linda Marsh" and "Linda Marsh, MD" are the same person."""
+    head, comma, tail = name.partition(",")
+    if comma and set(normalize_name(tail).split()) <= _CREDENTIALS:
+        name = head
+    words = normalize_name(name).split()
+    if words[:1] in (["dr"], ["doctor"]):
+        words = words[1:]
+    return " ".join(words)
 
 
 def organization_search(*, kind: str, q: str, limit: int = SEARCH_LIMIT) -> list[Organization]:

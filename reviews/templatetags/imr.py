@@ -34,6 +34,19 @@ def due(date, priority=""):
     return {"date": date, "left": deadlines.time_left(date, expedited=priority == "expedited", now=timezone.now())}
 
 
+@register.inclusion_tag("reviews/includes/_decision_clock.html")
+def decision_clock(case, short=False):
+    """The decision clock where a case is shown: `{% decision_clock case %}`.
+
+    "Decision due <date> <time left>" while the review runs; once decided, the decision date, and
+    for a case closed without a decision, its status: a clock that has stopped does not count on.
+    `short` is for a cell under a "Decision due" heading: the due date, with the time left if running.
+    """
+    stopped = bool(case.decision_date) or case.status in Case.Status.CLOSED
+    left = None if stopped else deadlines.case_time_left(case, due=case.decision_due_date, now=timezone.now())
+    return {"case": case, "stopped": stopped, "left": left, "short": short}
+
+
 @register.simple_tag
 def case_actions(case, user, side=False):
     """The actions `user` may take on `case` now (reviews.actions): `{% case_actions case user as actions %}`;

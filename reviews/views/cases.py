@@ -22,14 +22,7 @@ def with_time_left(cases, *, now: dt.datetime, field: str = "decision_due_date")
     cases = list(cases)
     for case in cases:
         case.due_on = getattr(case, field)
-        if case.decision_date:  # decided: the clock has stopped
-            case.time_left = deadlines.TimeLeft(f"decided {case.decision_date:%m/%d/%Y}", "secondary")
-        elif case.status in Case.Status.CLOSED:
-            case.time_left = None
-        else:
-            case.time_left = deadlines.time_left(
-                case.due_on, expedited=case.priority == Case.Priority.EXPEDITED, now=now
-            )
+        case.time_left = deadlines.case_time_left(case, due=case.due_on, now=now)
     return cases
 
 

@@ -2,14 +2,22 @@
 
 from django.contrib import messages
 from django.db.models import Prefetch
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_fsm import can_proceed
 
 from .. import eligibility, services
 from ..assignment import rank_reviewers
 from ..audit import record_access
-from ..forms.casework import AssignForm, EligibilityForm, ReassignForm, RecordsCompleteForm, RecordsRequestForm
+from ..forms.casework import (
+    AssignForm,
+    EligibilityForm,
+    ItemCategoryForm,
+    ReassignForm,
+    RecordsCompleteForm,
+    RecordsRequestForm,
+)
+from ..forms.intake import item_catalogue
 from ..models import Case, CaseEvent, DisputedItem
 from ..permissions import coordinator_required, get_case_for_coordinator
 from ..services.errors import Refused
@@ -158,7 +166,13 @@ def case_assign(request, case_number):
                 return redirect("reviews:case_detail", case.case_number)
             refused.add_to_messages(request)
         else:
-            messages.success(request, f"{case} assigned to {reviewer}. They have been notified by e-mail.")
+            messages.success(request, f"{case} assigned to {reviewer}.")
+            if address := reviewer.user.email:
+                messages.info(request, f"An e-mail telling them is on its way to {address}.")
+            else:
+                messages.warning(
+                    request, f"No e-mail was sent: {reviewer} has no e-mail address on file. Tell them yourself."
+                )
             return redirect("reviews:case_detail", case.case_number)
     elif form.is_bound:
         messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
@@ -166,6 +180,35 @@ def case_assign(request, case_number):
     return render(
         request,
         "reviews/case_assign.html",
-        {"case": case, "eligible": eligible, "excluded": excluded, "reassigning": reassigning},
+        {
+            "case": case,
+            "eligible": eligible,
+            "excluded": excluded,
+            "reassigning": reassigning,
+            "item_forms": ItemCategoryForm.for_items(case),
+        },
         status=400 if form.is_bound else 200,
     )
+
+
+@require_POST
+@coordinator_required
+def item_category(request, case_number, position):
+    """Correct one item's treatment category from the assign page, where a wrong one keeps reviewers out."""
+    case = get_case_for_coordinator(request.user, case_number)
+    item = get_object_or_404(DisputedItem, case=case, position=position)
+    form = ItemCategoryForm(request.POST, catalogue=item_catalogue())
+    if not form.is_valid():
+        messages.error(
+            request, f"Item {position} was not changed: " + " ".join(m for e in form.errors.values() for m in e)
+        )
+        return redirect("reviews:case_assign", case.case_number)
+    try:
+        item = services.item_category_correct(item=item, by=request.user, **form.cleaned_data)
+    except Refused as refusal:
+        messages.error(request, f"Item {position} was not changed: {refusal}")
+        return redirect("reviews:case_detail", case.case_number)
+    messages.success(
+        request, f"Item {position} is now {item.subcategory or item.category}; the reviewers are ranked again."
+    )
+    return redirect("reviews:case_assign", case.case_number)

@@ -18,7 +18,7 @@ IMPORTED_SESSION_KEY = "reviews:imported_case_numbers"
 @require_http_methods(["GET", "POST"])
 @coordinator_required
 def case_import(request):
-    errors = []
+    result = None
     if request.method == "POST":
         form = CaseImportForm(request.POST, request.FILES)
         if form.is_valid():
@@ -29,7 +29,6 @@ def case_import(request):
                 count = len(result.cases)
                 messages.success(request, f"Imported {count} case{'' if count == 1 else 's'} from {upload.name}.")
                 return redirect("reviews:case_import")
-            errors = result.errors
     else:
         form = CaseImportForm()
     imported = []
@@ -40,7 +39,7 @@ def case_import(request):
             .only("case_number", "claim_number", "employee_name", "priority", "application_received_date")
             .order_by("case_number")
         )
-    context = {"form": form, "errors": errors, "imported": imported, "columns": importers.column_guide()}
+    context = {"form": form, "result": result, "imported": imported, "columns": importers.column_guide()}
     return render(request, "reviews/case_import.html", context)
 
 

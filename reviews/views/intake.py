@@ -1,70 +1,26 @@
 """Intake: the coordinator's page to create a case, and the autocomplete behind its party fields."""
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.forms import all_valid
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import services
-from ..forms.intake import CaseIntakeForm, DiagnosisFormSetFactory, DisputedItemFormSetFactory
+from ..forms.intake import CaseIntake
 from ..models import Organization, normalize_name
 from ..permissions import coordinator_required
 from ..services import parties
-from ..services.errors import Refused
 
 
 @require_http_methods(["GET", "POST"])
 @coordinator_required
 def case_intake(request):
     """One page for a new case: its facts, its parties (on file or new), diagnoses and disputed items."""
-    data = request.POST if request.method == "POST" else None
-    form = CaseIntakeForm(data)
-    diagnoses = DiagnosisFormSetFactory(data, prefix="diagnoses")
-    items = DisputedItemFormSetFactory(data, prefix="items")
-    duplicate = ""
-    if data is not None and all_valid([form, diagnoses, items]):
-        try:
-            case = _create(request.user, form, diagnoses, items)
-        except Refused as refused:  # the same dispute is open already: shown beside the box that confirms it
-            duplicate = str(refused)
-        except ValidationError as error:  # a race (a party changed meanwhile). Nothing was saved.
-            _add_errors(form, error)
-        else:
-            messages.success(request, f"Case {case.case_number} created.")
-            return redirect("reviews:case_detail", case_number=case.case_number)
-    context = {"form": form, "diagnoses": diagnoses, "items": items, "duplicate": duplicate}
-    return render(request, "reviews/case_intake.html", context, status=400 if data is not None else 200)
-
-
-@transaction.atomic
-def _create(user, form, diagnoses, items):
-    """Add the parties not on file and create the case: one transaction, so a refusal leaves nothing behind."""
-    fields = form.case_fields()
-    for case_field, (kind, name) in form.organization_names().items():
-        fields[case_field] = services.organization_get_or_create(kind=kind, name=name, by=user)
-    try:
-        fields["requesting_provider"] = services.provider_get_or_create(
-            name=form.cleaned_data["provider_name"], npi=form.cleaned_data["provider_npi"], by=user
-        )
-    except ValidationError as error:
-        raise ValidationError(
-            {{"npi": "provider_npi", "name": "provider_name"}.get(k, k): v for k, v in error.message_dict.items()}
-        ) from error
-    return services.case_create(
-        by=user,
-        diagnoses=diagnoses.rows(),
-        items=items.rows(),
-        confirm_duplicate=form.cleaned_data["confirm_duplicate"],
-        **fields,
-    )
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    for field, field_messages in getattr(error, "message_dict", {None: error.messages}).items():
-        form.add_error(field if field in form.fields else None, field_messages)
+    intake = CaseIntake(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and (case := intake.save(by=request.user)):
+        messages.success(request, f"Case {case.case_number} created.")
+        return redirect("reviews:case_detail", case_number=case.case_number)
+    context = {"form": intake.form, "diagnoses": intake.diagnoses, "items": intake.items, "duplicate": intake.duplicate}
+    return render(request, "reviews/case_intake.html", context, status=400 if request.method == "POST" else 200)
 
 
 @require_GET

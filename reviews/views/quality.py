@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_fsm import can_proceed, has_transition_perm
 
 from .. import services
-from ..forms.quality import ReturnForm
+from ..forms.quality import ApproveForm, ReturnForm
 from ..letters import letter_queryset, render_letter
 from ..models import Case, CaseEvent
 from ..pagination import BoundedPaginator
@@ -67,7 +67,15 @@ def qa_list(request):
 
 
 def _render_qa(
-    request, case: Case, *, return_form=None, problems=None, refused=False, public_copy_refused="", status=200
+    request,
+    case: Case,
+    *,
+    return_form=None,
+    approve_form=None,
+    problems=None,
+    refused=False,
+    public_copy_refused="",
+    status=200,
 ):
     if not hasattr(case, "review_events"):  # an action's lean fetch, shown again with what went wrong
         case = QA_PAGE.get(pk=case.pk)
@@ -87,6 +95,7 @@ def _render_qa(
         "public_copy": services.public_copy_of(case, submitted_at=submitted_at) if reviewing else None,
         "reviewing": reviewing,
         "return_form": return_form or ReturnForm(),
+        "approve_form": approve_form or ApproveForm(),
     }
     return render(request, "reviews/case_qa.html", context, status=status)
 
@@ -133,6 +142,9 @@ def case_qa_return(request, case_number):
 @coordinator_required
 def case_qa_approve(request, case_number):
     case = get_case_for_coordinator(request.user, case_number)
+    form = ApproveForm(request.POST)
+    if not form.is_valid():
+        return _render_qa(request, case, approve_form=form, status=400)
     try:
         case = services.case_approve(case=case, by=request.user)
     except Refused as refused:

@@ -5,6 +5,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Case as SqlCase
 from django.db.models import IntegerField, Prefetch, Q, Value, When
 from django.shortcuts import get_object_or_404, redirect, render
@@ -126,7 +127,20 @@ def _saved(request, panel: str, version: int, warnings=()):
 def reviewer_queue(request):
     """The reviewer's landing page: their own cases, expedited first then by due date, in 5 queries."""
     cases = Case.objects.for_reviewer_queue(request.user.reviewer)
-    return render(request, "reviews/reviewer_queue.html", {"cases": cases})
+    return render(request, "reviews/reviewer_queue.html", {"cases": cases, "tab": "open"})
+
+
+COMPLETED_PER_PAGE = 25
+
+
+@require_GET
+@never_cache
+@_reviewer_required
+def reviewer_completed(request):
+    """The reviewer's finished determinations, latest first, 25 a page: the queue's "Completed" tab."""
+    cases = Case.objects.for_reviewer_completed(request.user.reviewer)
+    page = Paginator(cases, COMPLETED_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "reviews/reviewer_completed.html", {"page": page, "tab": "completed"})
 
 
 @require_http_methods(["GET", "POST"])

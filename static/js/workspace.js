@@ -277,8 +277,10 @@
     storeDraft(form);
     const st = state.get(form);
     if (st.blocked || st.timer) return;
-    // Leaving a saved field fires "change" too: only a real difference is unsaved.
-    if (!st.inFlight && st.savedMark && snapshot(form) === st.saved) setStatus(form, "saved", st.savedMark);
+    // Compared with what is saved, not with "was anything typed": a character typed and deleted
+    // again (or leaving a saved field, which fires "change") leaves nothing unsaved, and the panel
+    // says again what it said when its text was last saved (or loaded).
+    if (!st.inFlight && snapshot(form) === st.saved) setStatus(form, st.savedMark.state, st.savedMark.text);
     else setStatus(form, "dirty", "Unsaved changes…");
   }
 
@@ -414,7 +416,16 @@
   }
 
   panels.forEach(function (form) {
-    state.set(form, { saved: serverSnapshot(form), sent: null, inFlight: false, retries: 0, timer: null, blocked: null });
+    const mark = document.getElementById("save-status-" + form.dataset.panel);
+    state.set(form, {
+      saved: serverSnapshot(form),
+      savedMark: { state: mark ? mark.dataset.state : "", text: mark ? mark.textContent : "" },
+      sent: null,
+      inFlight: false,
+      retries: 0,
+      timer: null,
+      blocked: null,
+    });
 
     form.addEventListener("input", function () {
       edited(form);
@@ -474,7 +485,7 @@
         }
         const mark = document.getElementById("save-status-" + form.dataset.panel);
         form.dataset.state = mark.dataset.state;
-        st.savedMark = mark.textContent;
+        st.savedMark = { state: mark.dataset.state, text: mark.textContent };
       } else if (code === 409) {
         st.blocked = "conflict";
         storeDraft(form);

@@ -219,6 +219,7 @@ def test_a_modified_request_entered_at_intake_is_decided_as_its_remaining_portio
     qa.get_by_role("link", name="Check and confirm it").click()  # approval waits for the public copy
     qa.get_by_role("button", name="Confirm the public copy").click()
     expect(qa).to_have_url(f"{base}/cases/{case_number}/qa/")
+    qa.get_by_label(re.compile("approve it as final")).check()  # it cannot be undone
     qa.get_by_role("button", name="Approve the determination").click()
     expect(qa).to_have_url(f"{base}/cases/qa/")
     expect(qa.get_by_role("alert").filter(has_text="approved")).to_be_visible()

@@ -1,5 +1,7 @@
 """The public copy in the browser: the coordinator checks the removals, undoes one, adds one, confirms, approves."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -78,6 +80,7 @@ def test_the_coordinator_checks_undoes_adds_and_confirms_the_public_copy_then_ap
     page.get_by_role("button", name="Confirm the public copy").click()
     expect(page).to_have_url(f"{live_server.url}/cases/{case.case_number}/qa/")
     expect(page.locator("#qa-public-copy")).to_contain_text("Confirmed")
+    page.get_by_label(re.compile("approve it as final")).check()  # it cannot be undone
     page.get_by_role("button", name="Approve the determination").click()
     expect(page).to_have_url(f"{live_server.url}/cases/qa/")
     assert Case.objects.get(pk=case.pk).status == Case.Status.APPROVED

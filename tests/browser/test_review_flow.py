@@ -434,6 +434,7 @@ def test_a_reviewer_writes_the_example_determination_and_quality_review_returns_
     qa.get_by_role("button", name="Confirm the public copy").click()
     expect(qa).to_have_url(f"{base}/cases/{case.case_number}/qa/")
     expect(qa.locator("#qa-public-copy")).to_contain_text("Confirmed")
+    qa.get_by_label(re.compile("approve it as final")).check()  # it cannot be undone
     qa.get_by_role("button", name="Approve the determination").click()
     expect(qa).to_have_url(f"{base}/cases/qa/")
     expect(qa.get_by_role("alert").filter(has_text="approved")).to_be_visible()

@@ -38,9 +38,9 @@ class Command(BaseCommand):
             for error in result.errors:
                 where = f"line {error.line}" if error.line else "file"
                 claim = f" (claim {error.claim_number})" if error.claim_number else ""
-                for reason in error.reasons:
-                    self.stderr.write(f"{file.name}: {where}{claim}: {reason}")
-            bad = sum(1 for error in result.errors if error.line)
+                column = f"{error.column}: " if error.column else ""
+                self.stderr.write(f"{file.name}: {where}{claim}: {column}{error.message}")
+            bad = result.bad_lines
             raise CommandError(
                 f"Nothing imported: {bad} bad line{'s' if bad != 1 else ''}." if bad else "Nothing imported."
             )
