@@ -51,29 +51,6 @@ def test_the_case_page_costs_the_same_queries_however_long_the_case(
         client.get(_url(received))
 
 
-def test_anonymous_users_are_sent_to_log_in(client, received):
-    response = client.get(_url(received))
-    assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
-
-
-@pytest.mark.parametrize("action", ["", "eligibility", "assign"])
-def test_reviewers_may_not_open_coordinator_pages(client, reviewer, received, action):
-    client.force_login(reviewer.user)
-    assert client.get(_url(received, action)).status_code == 403
-
-
-@pytest.mark.parametrize(("action", "method"), [("", "post"), ("request-records", "get"), ("records-complete", "get")])
-def test_wrong_methods_are_refused(client, coordinator, received, action, method):
-    client.force_login(coordinator)
-    assert getattr(client, method)(_url(received, action)).status_code == 405
-
-
-def test_an_unknown_case_number_is_404(client, coordinator):
-    client.force_login(coordinator)
-    assert client.get("/cases/CM26-9999999/").status_code == 404
-
-
 # Eligibility.
 
 

@@ -331,12 +331,6 @@ def test_the_upload_page_shows_the_form_and_the_documents_on_file(client, coordi
     assert f'href="{file_url(document)}"' in html
 
 
-def test_anonymous_users_are_sent_to_log_in_before_uploading(client, case):
-    response = client.get(upload_url(case))
-    assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
-
-
 def test_reviewers_may_not_upload(client, reviewer, case):
     client.force_login(reviewer.user)
     assert client.get(upload_url(case)).status_code == 403
@@ -455,12 +449,6 @@ def test_a_document_is_not_found_under_another_case_s_number(client, coordinator
     client.force_login(coordinator)
     response = client.get(f"/cases/{other.case_number}/documents/{document.pk}/")
     assert response.status_code == 404
-
-
-def test_anonymous_users_are_sent_to_log_in_before_opening(client, document):
-    response = client.get(file_url(document))
-    assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
 
 
 @pytest.mark.parametrize("method", ["post", "put", "delete", "head"])

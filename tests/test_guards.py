@@ -1,55 +1,13 @@
-"""Guards every page shares: case data never cached, hostile input refused with 400, no 500 on odd requests."""
+"""Guards every page shares: hostile input refused with 400, no 500 on odd requests (case data never cached, and
+who may open what: tests/test_access_matrix.py; hostile files: tests/test_hostile_files.py)."""
 
 import io
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from reviews.models import Case, DisputedItem
 from tests.factories import CaseFactory, DisputedItemFactory
-
-
-def _patterns(resolver=None, prefix=""):
-    """(route, name) of every URL pattern of the application, admin and library URLs left out."""
-    for entry in (resolver or get_resolver()).url_patterns:
-        if isinstance(entry, URLResolver):
-            if entry.namespace in ("admin",) or str(entry.pattern).startswith(("admin", "__")):
-                continue
-            yield from _patterns(entry, prefix + (f"{entry.namespace}:" if entry.namespace else ""))
-        elif isinstance(entry, URLPattern) and entry.name:
-            yield prefix + entry.name, entry
-
-
-SAMPLE_ARGS = {
-    "case_number": lambda case: case.case_number,
-    "position": lambda case: 1,
-    "version": lambda case: 1,
-    "kind": lambda case: "final",
-    "fmt": lambda case: "pdf",
-    "document_id": lambda case: 1,
-    "delivery_id": lambda case: 1,
-    "batch_id": lambda case: 1,
-}
-
-
-def _url(name, pattern, case):
-    keys = list(pattern.pattern.regex.groupindex)
-    try:
-        return reverse(name, kwargs={k: SAMPLE_ARGS[k](case) for k in keys})
-    except KeyError as missing:  # a new URL argument: teach this test a sample value for it
-        pytest.fail(f"{name}: no sample value for the URL argument {missing}")
-
-
-def test_every_page_a_signed_in_user_gets_is_marked_no_store(client, coordinator, reviewer):
-    case = CaseFactory()
-    DisputedItemFactory(case=case, position=1)
-    urls = {name: _url(name, pattern, case) for name, pattern in _patterns() if name.startswith("reviews:")}
-    assert len(urls) > 20
-    for user in (coordinator, reviewer.user):
-        client.force_login(user)
-        for name, url in urls.items():
-            response = client.get(url)
-            assert response.get("Cache-Control") == "no-store, private", (name, url, response.status_code)
 
 
 @pytest.mark.parametrize(
@@ -102,49 +60,7 @@ def test_the_admin_history_of_a_missing_record_is_a_404(admin_client):
     assert admin_client.get("/admin/reviews/case/999999/auditlog/").status_code == 404
 
 
-# Bounded work on hostile input.
-
-
-def test_a_tiff_with_more_frames_than_the_limit_is_refused_after_reading_only_up_to_the_limit(
-    client, coordinator, settings, tmp_path, monkeypatch
-):
-    import io
-
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from PIL import Image, TiffImagePlugin
-
-    from reviews.models import CaseDocument
-
-    settings.MEDIA_ROOT = tmp_path
-    settings.IMR_MAX_DOCUMENT_PAGES = 100
-    frames = [Image.new("1", (1, 1)) for _ in range(400)]
-    buffer = io.BytesIO()
-    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
-    seeks = []
-    real_seek = TiffImagePlugin.TiffImageFile.seek
-    monkeypatch.setattr(TiffImagePlugin.TiffImageFile, "seek", lambda self, n: seeks.append(n) or real_seek(self, n))
-    case = CaseFactory()
-    client.force_login(coordinator)
-
-    response = client.post(
-        f"/cases/{case.case_number}/documents/upload/",
-        {"files": [SimpleUploadedFile("fax.tif", buffer.getvalue())], "kind": "progress_report", "submitted_by": "ca"},
-    )
-
-    assert response.status_code == 400
-    assert "fax.tif has more than 100 pages; split it into several documents." in response.content.decode()
-    assert max(seeks) <= 101 and len(seeks) <= 2 * 101  # counted once, and never past the limit
-    assert not CaseDocument.objects.exists()
-
-
-def test_a_csv_header_of_a_hundred_thousand_columns_is_refused_with_a_short_reason(coordinator):
-    from reviews import services
-
-    header = ",".join(f"col{n}" for n in range(100_000)) + "\n"
-    result = services.cases_import_csv(by=coordinator, file=io.BytesIO(header.encode()), filename="wide.csv")
-    assert not result.ok and not Case.objects.exists()
-    (error,) = result.errors
-    assert error.message == "The file has 100000 columns; a case takes at most 2000."
+# Bounded work on hostile input (the files themselves: tests/test_hostile_files.py).
 
 
 def test_unknown_and_duplicate_columns_are_listed_up_to_twenty(coordinator):

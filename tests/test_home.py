@@ -6,12 +6,6 @@ from reviews.models import Case
 from tests.factories import CaseFactory
 
 
-def test_anonymous_users_are_sent_to_the_login_page(client, db):
-    response = client.get("/")
-    assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/login/")
-
-
 def test_logging_in_with_the_form_offers_the_mfa_enrolment_on_the_way_to_the_home_page(client, coordinator):
     # The embedded default (IMR_MFA_ENROLMENT_OPTIONAL) offers the enrolment as a step; tests/test_mfa.py has the rest.
     response = client.post(

@@ -290,12 +290,6 @@ def test_wrong_methods_are_refused(client, coordinator, named_case, method, name
     assert not Redaction.objects.filter(case=named_case).exists()
 
 
-def test_an_unknown_case_number_is_404(client, coordinator):
-    client.force_login(coordinator)
-    assert client.get("/cases/CM26-9999999/qa/public-copy/").status_code == 404
-    assert client.post("/cases/CM26-9999999/qa/public-copy/remove/", {"text": "x"}).status_code == 404
-
-
 # The QA page's "Letters" link.
 
 

@@ -400,12 +400,6 @@ def test_wrong_methods_are_refused(client, coordinator, submitted_case, method, 
     assert Case.objects.get(pk=submitted_case.pk).status == S.SUBMITTED
 
 
-def test_an_unknown_case_number_is_404(client, coordinator):
-    client.force_login(coordinator)
-    assert client.get("/cases/CM26-9999999/qa/").status_code == 404
-    assert client.post("/cases/CM26-9999999/qa/approve/").status_code == 404
-
-
 # Read-only after approval, in every interface.
 
 

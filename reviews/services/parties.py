@@ -30,7 +30,7 @@ def organization_search(*, kind: str, q: str, limit: int = SEARCH_LIMIT) -> list
     if not normalized:
         return []
     queryset = Organization.objects.filter(kind=kind)
-    for word in normalized.split():
+    for word in _search_words(normalized):
         queryset = queryset.filter(normalized_name__contains=word)
     rank = SqlCase(
         When(normalized_name=normalized, then=Value(0)),
@@ -47,7 +47,7 @@ def provider_search(*, q: str, limit: int = SEARCH_LIMIT) -> list[Provider]:
     digits = q.strip()
     if digits.isdigit():
         return list(queryset.filter(npi__startswith=digits).order_by("name")[:limit])
-    words = provider_key(q).split()
+    words = _search_words(provider_key(q))
     if not words:
         return []
     for word in words:
@@ -135,3 +135,12 @@ def provider_get_or_create(*, name: str, npi: str = "", by: AbstractBaseUser) ->
             raise
         return Provider.objects.get(npi=npi)
     return provider
+
+
+# Words of a search that reach SQL, each one a LIKE: a name is found by its first few words, and a
+# pasted paragraph must not become a query deeper than the database parses (SQLite: 1000).
+SEARCH_WORDS = 8
+
+
+def _search_words(text: str) -> list[str]:
+    return list(dict.fromkeys(text.split()))[:SEARCH_WORDS]
