@@ -634,6 +634,7 @@ def _url(world, pattern: Pattern, state):
         "kind": "final",
         "fmt": "pdf",
         "document_id": world.documents[state].pk if case else 1,
+        "delivery_id": 1,  # none is made: a delivery the case may not have answers 404
         "batch_id": world.batch.pk,
         "app_label": "reviews",
         "url": "no-such-page/",
