@@ -5,6 +5,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from reviews.deadlines import time_left
@@ -248,8 +249,9 @@ def test_the_dashboard_costs_the_same_fourteen_queries_with_5_or_60_cases(
     # 5 open cases by status with the overdue and due-soon totals, 6 closed cases by status,
     # 7 overdue, 8 due soon, 9 waiting for records, 10 for assignment, 11 for quality review,
     # 12 reviewer load, 13 letters and notices needing attention, 14 postal copies to mail,
-    # 15 the audit entry naming the cases shown.
-    with django_assert_num_queries(15):
+    # 15 the audit entry naming the cases shown; on PostgreSQL the closed counts first read the
+    # table's statistics to choose between an estimate and a count.
+    with django_assert_num_queries(15 + (connection.vendor == "postgresql")):
         response = client.get("/")
     assert response.status_code == 200
     assert response.context["dashboard"]["overdue"]["total"] > 0

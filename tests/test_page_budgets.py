@@ -46,6 +46,12 @@ BUDGETS = {
 }
 
 
+def budgets() -> dict[str, int]:
+    """BUDGETS on this database: on PostgreSQL the dashboard's closed counts first read the table's
+    statistics, to choose between an estimate and a count (CaseQuerySet.closed_counts)."""
+    return {**BUDGETS, "dashboard": BUDGETS["dashboard"] + (connection.vendor == "postgresql")}
+
+
 @pytest.fixture
 def bench(db):
     call_command("seed_demo", stdout=io.StringIO())  # the personas, and a case at each stage
@@ -74,7 +80,7 @@ def test_every_page_costs_the_same_queries_with_40_or_400_cases(bench):
     many = query_counts(bench)
 
     assert many == few
-    assert few == BUDGETS
+    assert few == budgets()
 
 
 def _figures(output: str) -> dict[str, tuple[int, float, float, float]]:
@@ -100,7 +106,7 @@ def test_bench_pages_times_every_page_beside_the_floor_and_keeps_nothing(db):
     assert "rolled back afterwards" in lines[0]
     figures = _figures(out.getvalue())
     assert set(figures) == set(BUDGETS)
-    assert {page: queries for page, (queries, *_) in figures.items()} == BUDGETS
+    assert {page: queries for page, (queries, *_) in figures.items()} == budgets()
     assert all(0 < median <= p95 and ratio > 0 for _, median, p95, ratio in figures.values())
     assert lines[-1] == "check: every page within 1000x the floor"
     assert Case.objects.count() == before  # rolled back
