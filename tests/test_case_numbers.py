@@ -175,8 +175,7 @@ def test_twenty_intakes_at_once_get_twenty_distinct_consecutive_numbers(today):
 )
 @pytest.mark.django_db(transaction=True)
 def test_three_intakes_of_one_dispute_at_once_make_one_case_and_two_refusals():
-    from django.core.exceptions import ValidationError
-
+    from reviews.services.errors import Refused
     from tests.factories import TreatmentCategoryFactory
 
     Group.objects.get_or_create(name=COORDINATORS)
@@ -194,8 +193,8 @@ def test_three_intakes_of_one_dispute_at_once_make_one_case_and_two_refusals():
             barrier.wait(timeout=30)
             services.case_create(by=by, **fields)
             outcomes.append("created")
-        except ValidationError as error:
-            outcomes.append(error.error_list[0].code)
+        except Refused as error:
+            outcomes.append(error.code)
         finally:
             connection.close()
 

@@ -232,8 +232,9 @@ def test_the_completed_tab_pages_by_25_in_the_same_queries(client, reviewer, dja
     for n in range(30):
         _completed_case(reviewer, S.ISSUED, decided_days_ago=n)
     client.force_login(reviewer.user)
-    # session, user, the user's groups, the reviewer profile, the count, the page (item counts by subquery)
-    with django_assert_num_queries(6):
+    # session, user, the user's groups, the reviewer profile, the count, the page (item counts by subquery),
+    # the audit entry naming the cases shown
+    with django_assert_num_queries(7):
         first = client.get(reverse("reviews:reviewer_completed"))
     shown = set(re.findall(r"CM\d{2}-\d{7}", first.content.decode()))
     second = client.get(reverse("reviews:reviewer_completed") + "?page=2")
