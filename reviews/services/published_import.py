@@ -25,7 +25,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .. import published, treatment_rules
+from .. import bulk, published, treatment_rules
 from ..audit import record_bulk_created
 from ..models import (
     US_STATES,
@@ -169,16 +169,18 @@ class DeterminationImporter:
     def _write_new(self, letters: dict[int, published.PublishedLetter], chunk: list[tuple[str, object]]) -> None:
         """Write new letters' cases, items, citations, events and history in a few bulk inserts."""
         cases = [self._case(letter, source=chunk[index][0], existing=None) for index, letter in letters.items()]
-        Case.objects.bulk_create(cases)
+        bulk.insert(cases)
         rows = [self._rows(case, letter) for case, letter in zip(cases, letters.values(), strict=True)]
         items = [item for case_items, _ in rows for item in case_items]
-        DisputedItem.objects.bulk_create(items)
+        bulk.insert(items)
         citations = [citation for _, make_citations in rows for citation in make_citations()]
-        Citation.objects.bulk_create(citations)
+        bulk.insert(citations)
         record_bulk_created([*cases, *items, *citations], by=self.by)
-        CaseEvent.objects.bulk_create(
-            CaseEvent(case=case, actor=self.by, to_status=case.status, note=f"imported from {case.imported_from}")
-            for case in cases
+        bulk.insert(
+            [
+                CaseEvent(case=case, actor=self.by, to_status=case.status, note=f"imported from {case.imported_from}")
+                for case in cases
+            ]
         )
 
     def _write(self, letter: published.PublishedLetter, *, source: str, existing: Case | None) -> Case:
@@ -188,9 +190,9 @@ class DeterminationImporter:
         case.save()
         items, make_citations = self._rows(case, letter)
         # In bulk, with their history written alongside: a letter's rows in three inserts, not thirty.
-        DisputedItem.objects.bulk_create(items)
+        bulk.insert(items)
         citations = make_citations()
-        Citation.objects.bulk_create(citations)
+        bulk.insert(citations)
         record_bulk_created([*items, *citations], by=self.by)
         CaseEvent.record(case, by=self.by, note=f"{'re-imported' if existing else 'imported'} from {source}")
         return case
@@ -349,15 +351,18 @@ class DeterminationImporter:
         """(guideline, sections) of a printed citation; a guideline not in the catalogue is added."""
         if self.guidelines is None:
             self.guidelines = {g.citation_name: g for g in Guideline.objects.all()}
-        names = [n for n, g in self.guidelines.items() if g.is_mtus == cited.mtus]
+
+        def names() -> list[str]:
+            return [n for n, g in self.guidelines.items() if g.is_mtus == cited.mtus]
+
         if cited.mtus and layout == "2016":
             name, sections = cited.text, cited.sections
         elif cited.mtus:  # 2014: "MTUS Chronic Pain Treatment Guidelines Physical Medicine"
-            name, sections = published.split_known_name(cited.text, names, separator=" ")
+            name, sections = published.split_known_name(cited.text, names(), separator=" ")
         elif layout == "2014":
             name, sections = cited.text, cited.sections
         else:
-            name, sections = published.split_known_name(cited.text, names)
+            name, sections = published.split_known_name(cited.text, names())
         if name not in self.guidelines:
             source = Guideline.Source.MTUS if cited.mtus else _source_of(name)
             self.guidelines[name] = Guideline.objects.create(
