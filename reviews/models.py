@@ -11,7 +11,6 @@ from django.contrib.postgres.search import (
     SearchQuery,
     SearchRank,
     SearchVectorField,
-    TrigramWordSimilarity,
 )
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -991,11 +990,21 @@ class Guideline(models.Model):
 # The precedent search marks the matched words of a rationale excerpt with these two characters;
 # reviews.precedents escapes the text, then turns them into <mark> tags.
 MATCH_START, MATCH_END = "\u27e6", "\u27e7"  # ⟦ ⟧: never typed in a rationale
+# A search by several words ranks this many of its matches, the most recent: ranking reads every ranked
+# row's search vector, 100 ms for the 20,000 items "physical therapy" finds in 100,000; the most recent
+# 200 come from the publication-date index in a few milliseconds.
+RANKED_AT_MOST = 200
 
 
 def _one_word(words: str) -> bool:
     """A drug name, say: what trigram similarity is for."""
     return len(words.split()) == 1
+
+
+def more_than_ranked(words: str, found: int | None) -> bool:
+    """Whether a search by `words`, of which DisputedItemQuerySet.ranked() counted `found`, matches more
+    than it ranked (the RANKED_AT_MOST most recent, for several words)."""
+    return len(words.split()) > 1 and found == RANKED_AT_MOST
 
 
 class DisputedItemQuerySet(models.QuerySet):
@@ -1077,43 +1086,54 @@ class DisputedItemQuerySet(models.QuerySet):
     def ranked(self, *, words: str = "", counted: bool = True):
         """(pk, found) of these items, best match first, then the newest decision: what to slice a page from.
 
-        Narrow on purpose: the database carries only ids and ranks through the sort, and counts every
-        match in the same pass (`found`, COUNT(*) OVER ()), so a page costs one scan of the matches.
+        Narrow on purpose: the database carries only ids and ranks through the sort, and counts the
+        ranked matches in the same pass (`found`, COUNT(*) OVER ()).
         Not `counted` (found is None), the newest items come straight from an index, however many.
-        Rank on PostgreSQL: ts_rank of the words, plus the request's trigram word similarity to a single word.
+        Several words rank and count the RANKED_AT_MOST most recent matches only (found is at most
+        that). One word ranks all its matches: a drug name finds a few thousand at most, and to find
+        the most recent the database would test each newest item's request for trigram similarity,
+        a hundred milliseconds at 100,000 items.
+        Rank on PostgreSQL: ts_rank of the words (requests found only by a misspelt word's trigram
+        similarity rank last, newest first); the similarity itself, computed for every match, would
+        double the cost of a drug name's search.
         """
         found = models.Window(models.Count("pk")) if counted else Value(None, output_field=models.IntegerField())
-        items = self.annotate(found=found)
         newest = [f"-{self._published_on()}", "-pk"]
         words = words.strip()
-        if words and connections[self.db].vendor == "postgresql":
+        if not words:
+            return self.annotate(found=found).order_by(*newest).values_list("pk", "found")
+        if _one_word(words):
+            items = self.annotate(found=found)
+        else:
+            recent = self.order_by(*newest).values("pk")[:RANKED_AT_MOST]
+            items = self.model._default_manager.filter(pk__in=recent).annotate(found=found)
+        if connections[self.db].vendor == "postgresql":
             query = SearchQuery(words, search_type="websearch", config="english")
-            rank = SearchRank(F("search_vector"), query)
-            if _one_word(words):
-                rank += TrigramWordSimilarity(Value(words), "request_text")
-            items = items.annotate(rank=rank).order_by("-rank", *newest)
+            items = items.annotate(rank=SearchRank(F("search_vector"), query)).order_by("-rank", *newest)
         else:
             items = items.order_by(*newest)
         return items.values_list("pk", "found")
 
     def for_precedent_results(self, *, words: str = ""):
-        """Rows of result pages (filter them by the ids of ranked()), 3 queries whatever their number.
+        """Rows of result pages (filter them by the ids of ranked()), 4 queries whatever their number.
 
-        Each row has its case with the parties the public copy leaves out (select_related) and all its
+        Each row has its case with the parties the public copy leaves out and all its
         items (prefetched, for reviews.redaction), the review's citations (prefetched), and `headline`:
         on PostgreSQL the rationale's best passages with the matched words between MATCH_START and
         MATCH_END (ts_headline); elsewhere "" and reviews.precedents cuts the excerpt.
         """
-        items = self.select_related(
+        # The cases in a query of their own: planning one join of eleven tables took longer than
+        # running the two queries.
+        cases = Case.objects.select_related(
             # What reviews.redaction reads to print the texts as the public copy does.
-            "case__employer",
-            "case__claims_administrator",
-            "case__employee_attorney",
-            "case__requesting_provider__group",
-            "case__redaction",
-            "category",
-            "subcategory",
-        ).prefetch_related(
+            "employer",
+            "claims_administrator",
+            "employee_attorney",
+            "requesting_provider__group",
+            "redaction",
+        )
+        items = self.select_related("category", "subcategory").prefetch_related(
+            models.Prefetch("case", queryset=cases),
             models.Prefetch(
                 "citations",
                 queryset=Citation.objects.filter(role=Citation.Role.REVIEW).select_related("guideline"),

@@ -7,6 +7,7 @@ from auditlog.models import LogEntry
 from django.db import connection
 from django.urls import reverse
 
+from reviews import models
 from reviews.models import Case, Citation, DisputedItem, Guideline
 from reviews.precedents import item_words, ranked_rows
 from tests.factories import (
@@ -147,6 +148,25 @@ def test_a_match_in_the_request_ranks_above_a_match_in_the_rationale_and_excerpt
     assert "\u27e6gabapentin\u27e7 helped" in rows[1].headline
 
 
+def test_several_words_rank_their_most_recent_matches_and_the_page_says_how_many_match(client, reviewer, monkeypatch):
+    """Ranking reads every ranked match: a common phrase ranks its most recent matches, not 20,000."""
+    monkeypatch.setattr(models, "RANKED_AT_MOST", 3)
+    for day in range(1, 6):
+        decided(f"Physical therapy {day} sessions", reviewer=reviewer, on=dt.date(2026, 1, day))
+
+    rows, found = ranked_rows(
+        DisputedItem.objects.precedents(words="physical therapy"), words="physical therapy", start=0, stop=20
+    )
+    assert found == 3 and sorted(r.request_text for r in rows) == [f"Physical therapy {d} sessions" for d in (3, 4, 5)]
+    _, found = ranked_rows(DisputedItem.objects.precedents(words="therapy"), words="therapy", start=0, stop=20)
+    assert found == 5  # one word (a drug name, say) ranks all its matches
+
+    client.force_login(reviewer.user)
+    page = client.get(SEARCH, {"q": "physical therapy"}).content.decode()
+    assert "5 found, the 3 most recent ranked: add words or filters to rank them all" in page
+    assert "most recent ranked" not in client.get(SEARCH, {"q": "therapy"}).content.decode()
+
+
 NORCO, ACUPUNCTURE, LYRICA = "Norco 10/325 mg #90", "Acupuncture 6 sessions", "Lyrica 75 mg"
 
 
@@ -228,15 +248,15 @@ def test_the_statistics_count_the_share_overturned_by_category_guideline_and_spe
     assert rows("specialty") == [("Physical Medicine and Rehabilitation", 5, 3), ("Pain Medicine", 2, 1)]
 
 
-def test_a_page_of_results_costs_four_queries_and_the_statistics_three_however_many_precedents(
+def test_a_page_of_results_costs_five_queries_and_the_statistics_three_however_many_precedents(
     reviewer, odg, django_assert_num_queries
 ):
     for n in range(25):
         decided(f"Acupuncture {n} sessions", reviewer=reviewer, guideline=odg)
     items = DisputedItem.objects.precedents(words="acupuncture")
-    # The ranked ids with the number found (1); their rows with case, parties, categories (1); the
-    # review's citations (1); their cases' items, which the public copy's redaction reads (1).
-    with django_assert_num_queries(4):
+    # The ranked ids with the number found (1); their rows with categories (1); their cases with the
+    # parties (1); the review's citations (1); their cases' items, which the public copy's redaction reads (1).
+    with django_assert_num_queries(5):
         rows, found = ranked_rows(items, words="acupuncture", start=20, stop=40)
         assert [len(r.review_citations) for r in rows] == [1] * 5 and found == 25
     # One GROUP BY each: categories, guidelines, specialties.
@@ -333,9 +353,10 @@ def test_with_nothing_asked_the_page_lists_the_newest_decisions_without_counting
     for day in range(1, 26):
         decided(f"Acupuncture {day} sessions", reviewer=reviewer, on=dt.date(2026, 1, day))
     client.force_login(reviewer.user)
-    # Session, user, groups, reviewer (4); the newest ids (1), their rows (1), citations (1) and cases'
-    # items (1); the filter's choices (4); the audit entry naming the cases shown (1). No count, no chart.
-    with django_assert_num_queries(13):
+    # Session, user, groups, reviewer (4); the newest ids (1), their rows (1), cases (1), citations (1)
+    # and cases' items (1); the filter's choices (4); the audit entry naming the cases shown (1). No count,
+    # no chart.
+    with django_assert_num_queries(14):
         response = client.get(SEARCH)
 
     page = response.content.decode()
@@ -372,9 +393,9 @@ def test_the_search_page_costs_the_same_queries_with_3_or_30_precedents(
         decided(f"Acupuncture {i} sessions", reviewer=reviewer, guideline=odg, subcategory="Acupuncture")
     client.force_login(reviewer.user)
     # Session, user, groups, reviewer (4); the ranked ids with the number found (1), their rows (1),
-    # citations (1) and cases' items (1); the chart's three groups (3); the filter's choices:
+    # cases (1), citations (1) and cases' items (1); the chart's three groups (3); the filter's choices:
     # categories, subcategories, guidelines, specialties (4); the audit entry naming the cases shown (1).
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(17):
         response = client.get(SEARCH, {"q": "acupuncture"})
     assert response.status_code == 200
 
@@ -508,7 +529,7 @@ def test_the_panel_costs_the_same_queries_with_2_or_20_precedents(
     client.force_login(reviewer.user)
     url, params = panel_url(in_review, item=1)
     # Session, user, groups, reviewer (4); the case (1) and its items (1); the category asked for (1);
-    # the ranked ids with the number found (1), their rows (1), citations (1) and cases' items (1);
-    # the category choices (1); the audit entry naming the cases shown (1).
-    with django_assert_num_queries(13):
+    # the ranked ids with the number found (1), their rows (1), cases (1), citations (1) and cases'
+    # items (1); the category choices (1); the audit entry naming the cases shown (1).
+    with django_assert_num_queries(14):
         assert client.get(url, params).status_code == 200

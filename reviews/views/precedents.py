@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from ..audit import record_access, record_list_access
 from ..filters import PrecedentFilter
 from ..letters import letter_queryset, render_letter
-from ..models import Case, DisputedItem, Letter
+from ..models import Case, DisputedItem, Letter, more_than_ranked
 from ..permissions import get_case_for_reviewer, get_issued_case_for_library, is_coordinator, library_reader_required
 from ..precedents import chart, item_words, precedent_page, precedent_rows, ranked_rows
 
@@ -37,7 +37,10 @@ def precedent_search(request):
         return render(request, "reviews/precedent_search.html", context)
     page = precedent_page(found, words=words, number=request.GET.get("page"), per_page=RESULTS_PER_PAGE)
     context.update(
-        page=page, rows=precedent_rows(page.object_list, words=words), chart=chart(found.overturned_shares())
+        page=page,
+        rows=precedent_rows(page.object_list, words=words),
+        chart=chart(found.overturned_shares()),
+        recent_only=more_than_ranked(words, page.paginator.count),
     )
     record_list_access(Case, [r.case_number for r in context["rows"]], by=request.user, page="precedent search")
     return render(request, "reviews/precedent_search.html", context, status=200 if filterset.is_valid() else 400)
@@ -94,6 +97,7 @@ def case_precedents(request, case_number):
         "values": wanted,
         "rows": (rows := precedent_rows(first, words=words)),
         "count": count,
+        "more": more_than_ranked(words, count),
         "full_search": reverse("reviews:precedent_search") + "?" + urlencode({k: v for k, v in wanted.items() if v}),
     }
     # The reviewer's own case (its items' requests) and the determinations found.
