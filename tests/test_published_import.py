@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from reviews import letters, published, treatment_rules
 from reviews.models import Case, Citation, Reviewer
+from reviews.services import published_import
 from reviews.services.published_import import determination_import
 from tests.test_published_letters import LETTERS, section
 
@@ -276,28 +277,29 @@ def test_a_coordinator_uploads_letters_and_the_task_imports_them_showing_its_pro
     assert "<html" not in html and "hx-trigger" not in html and "broken.txt" in html
 
 
-def test_a_batch_whose_worker_died_midway_resumes_at_the_next_file_counting_each_once(
+def test_a_batch_whose_worker_died_midway_resumes_at_the_first_file_not_counted_counting_each_once(
     coordinator, media_root, monkeypatch
 ):
     from reviews import tasks
-    from reviews.services.published_import import DeterminationImporter, determination_batch_create
+    from reviews.services.published_import import determination_batch_create
 
+    monkeypatch.setattr(published_import, "CHUNK", 2)
     files = [_upload(p.name, p.read_text()) for p in LETTERS[:3]]
     batch = determination_batch_create(files=files, update=False, by=coordinator)
-    real_run, calls = DeterminationImporter.run, []
+    real_read, reads = published_import._stored_letter, []
 
-    def dies_on_the_second_file(self, **kwargs):
-        calls.append(kwargs["source"])
-        if len(calls) == 2:
+    def dies_on_the_third_file(name):
+        reads.append(name)
+        if len(reads) == 3:
             raise SystemExit("worker killed")
-        return real_run(self, **kwargs)
+        return real_read(name)
 
-    monkeypatch.setattr(DeterminationImporter, "run", dies_on_the_second_file)
+    monkeypatch.setattr(published_import, "_stored_letter", dies_on_the_third_file)
     with pytest.raises(SystemExit):
         tasks.determinations_import(batch.pk)
     batch.refresh_from_db()
-    assert (batch.status, batch.processed, batch.imported) == ("running", 1, 1)
-    monkeypatch.setattr(DeterminationImporter, "run", real_run)
+    assert (batch.status, batch.processed, batch.imported) == ("running", 2, 2)  # the first chunk
+    monkeypatch.setattr(published_import, "_stored_letter", real_read)
     tasks.determinations_import(batch.pk)  # the redelivered task
     batch.refresh_from_db()
     assert (batch.status, batch.processed, batch.imported, batch.skipped) == ("done", 3, 3, 0)
@@ -358,13 +360,14 @@ def test_a_long_batch_is_imported_in_runs_each_queued_by_the_one_before(coordina
     from reviews.models import DeterminationImport, OutboxEntry
     from reviews.services.published_import import determination_batch_create, determination_batch_run
 
+    monkeypatch.setattr(published_import, "CHUNK", 2)
     files = [_upload(p.name, p.read_text()) for p in LETTERS[:3]]
     batch = determination_batch_create(files=files, update=False, by=coordinator)
     assert OutboxEntry.objects.filter(task="reviews.tasks.determinations_import", args=[batch.pk]).count() == 1
 
-    assert determination_batch_run(batch_id=batch.pk, seconds=0) is False  # one file, then the budget is spent
+    assert determination_batch_run(batch_id=batch.pk, seconds=0) is False  # one chunk, then the budget is spent
     batch.refresh_from_db()
-    assert (batch.status, batch.processed) == (DeterminationImport.Status.RUNNING, 1)
+    assert (batch.status, batch.processed, batch.imported) == (DeterminationImport.Status.RUNNING, 2, 2)
     assert OutboxEntry.objects.filter(task="reviews.tasks.determinations_import").count() == 2
 
     assert determination_batch_run(batch_id=batch.pk) is True

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -379,6 +380,11 @@ def _source_of(name: str) -> str:
     return Guideline.Source.OTHER_GUIDELINE
 
 
+def _stored_letter(name: str) -> str:
+    with default_storage.open(name, "rb") as stored:
+        return letter_text(name, stored.read())
+
+
 def letter_text(name: str, data: bytes) -> str:
     """A letter's text: a .txt as it is, a .pdf through `pdftotext -layout` (poppler-utils).
 
@@ -427,11 +433,11 @@ def _queue_run(batch_id: int) -> None:
 def determination_batch_run(*, batch_id: int, seconds: float | None = None) -> bool:
     """Import a batch's files from where it stopped; safe to run twice (each file is counted once).
 
-    Each file is imported in its own transaction and counted in the same one, so a worker that
-    dies between files resumes at the next file, and an import already done is not done again.
-    With `seconds`, stops after the file that passes that budget and queues the next run of the
-    batch (through the outbox), so no run outlasts the broker's visibility timeout. Returns True
-    when the batch is done.
+    The files are imported CHUNK at a time (DeterminationImporter.run_many) and counted in the same
+    transaction, so a worker that dies mid-batch resumes at the first file not counted, and an import
+    already done is not done again. With `seconds`, stops after the chunk that passes that budget and
+    queues the next run of the batch (through the outbox), so no run outlasts the broker's visibility
+    timeout. Returns True when the batch is done.
     """
     started = time.monotonic()
     batch = DeterminationImport.objects.get(pk=batch_id)
@@ -440,29 +446,25 @@ def determination_batch_run(*, batch_id: int, seconds: float | None = None) -> b
         status=DeterminationImport.Status.RUNNING
     )
     read_here = 0
-    for index, name in enumerate(batch.files):
+    while True:
         if seconds is not None and read_here and time.monotonic() - started > seconds:
             with transaction.atomic():
                 _queue_run(batch_id)  # the rest in a run of its own
             return False
         with transaction.atomic():
             locked = DeterminationImport.objects.select_for_update().get(pk=batch_id)
-            if locked.processed > index:
-                continue  # counted by an earlier run
-            label = Path(name).name
-            try:
-                with default_storage.open(name, "rb") as stored:
-                    outcome = importer.run(text=letter_text(name, stored.read()), source=label)
-            except OSError as error:
-                outcome = ImportOutcome(label, "failed", reason=f"cannot read: {error}")
-            setattr(locked, outcome.status, getattr(locked, outcome.status) + 1)
-            if outcome.status in ("failed", "skipped"):
-                locked.problems.append(
-                    {k: v for k, v in asdict(outcome).items() if k in ("source", "status", "reason")}
-                )
-            locked.processed = index + 1
+            names = batch.files[locked.processed : locked.processed + CHUNK]  # past what earlier runs counted
+            if not names:
+                break
+            for outcome in importer.run_many((Path(name).name, partial(_stored_letter, name)) for name in names):
+                setattr(locked, outcome.status, getattr(locked, outcome.status) + 1)
+                if outcome.status in ("failed", "skipped"):
+                    locked.problems.append(
+                        {k: v for k, v in asdict(outcome).items() if k in ("source", "status", "reason")}
+                    )
+            locked.processed += len(names)
             locked.save()
-        read_here += 1
+        read_here += len(names)
     DeterminationImport.objects.filter(pk=batch_id).exclude(status=DeterminationImport.Status.DONE).update(
         status=DeterminationImport.Status.DONE, finished_at=timezone.now()
     )
