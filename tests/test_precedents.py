@@ -533,3 +533,17 @@ def test_the_panel_costs_the_same_queries_with_2_or_20_precedents(
     # items (1); the category choices (1); the audit entry naming the cases shown (1).
     with django_assert_num_queries(14):
         assert client.get(url, params).status_code == 200
+
+
+def test_the_panel_says_when_more_match_than_were_ranked(client, reviewer, other_reviewer, in_review, monkeypatch):
+    monkeypatch.setattr(models, "RANKED_AT_MOST", 6)
+    for day in range(1, 9):
+        decided(f"Physical therapy {day} sessions", reviewer=other_reviewer, on=dt.date(2026, 1, day))
+    client.force_login(reviewer.user)
+
+    url, params = panel_url(in_review, item=1, q="physical therapy", category="", decision="")
+    page = client.get(url, params, headers={"HX-Request": "true", "HX-Target": "precedent-results"}).content.decode()
+    assert "5 of 6+ shown" in page
+    url, params = panel_url(in_review, item=1, q="therapy", category="", decision="")
+    page = client.get(url, params, headers={"HX-Request": "true", "HX-Target": "precedent-results"}).content.decode()
+    assert "5 of 8 shown" in page
