@@ -127,5 +127,6 @@ urlpatterns = [
     path("cases/<case:case_number>/review/precedents/", precedents.case_precedents, name="case_precedents"),
     # The precedent library (reviews.views.precedents): issued determinations, read as public copies.
     path("precedents/", precedents.precedent_search, name="precedent_search"),
+    path("precedents/chart/", precedents.precedent_chart, name="precedent_chart"),
     path("precedents/<case:case_number>/", precedents.precedent_public_copy, name="precedent_public_copy"),
 ]

@@ -257,6 +257,7 @@ APP_RULES = {
     "reviews:case_submit": reviewer_case_page(case_reviewer(*ACCEPTED), get=None, post=ALLOWED),
     "reviews:case_precedents": reviewer_case_page(case_reviewer(*ACCEPTED)),
     "reviews:precedent_search": Page(library_readers, case=False),
+    "reviews:precedent_chart": Page(library_readers, case=False),
     # Other reviewers read a determination only once it is issued, and then as its public copy.
     "reviews:precedent_public_copy": Page(library_readers, get=only_in(["issued"], OK, NOT_FOUND), outsider=NOT_FOUND),
     "favicon.ico": Page(anyone, get=REDIRECT, post=REDIRECT, anonymous=REDIRECT, case=False),
@@ -661,6 +662,7 @@ def _url(world, pattern: Pattern, state):
         "reviews:organization_search": "?kind=employer&q=Org",
         "reviews:provider_search": "?q=Dr",
         "reviews:case_precedents": "?item=1",
+        "reviews:precedent_chart": "?q=therapy",
         "admin:autocomplete": "?app_label=reviews&model_name=case&field_name=remand_of&term=CM",
     }
     return url + queries.get(pattern.key, "")

@@ -38,7 +38,8 @@ BUDGETS = {
     "reviewer queue": 6,
     "workspace": 11,
     "preview": 16,
-    "precedent search": 17,
+    "precedent search": 14,
+    "precedent chart": 7,
     # the bounded count, the page, the filters' catalogues (no total count: show_full_result_count)
     "admin case list": 7,
     "admin case list, search": 7,

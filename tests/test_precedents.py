@@ -23,6 +23,7 @@ from tests.factories import (
 
 S = Case.Status
 SEARCH = reverse("reviews:precedent_search")
+CHART = reverse("reviews:precedent_chart")
 
 
 @pytest.fixture
@@ -163,7 +164,8 @@ def test_several_words_rank_their_most_recent_matches_and_the_page_says_how_many
 
     client.force_login(reviewer.user)
     page = client.get(SEARCH, {"q": "physical therapy"}).content.decode()
-    assert "5 found, the 3 most recent ranked: add words or filters to rank them all" in page
+    assert "3+ found: the 3 most recent are ranked; add words or filters to rank them all" in page
+    assert "of 5 items" in client.get(CHART, {"q": "physical therapy"}).content.decode()
     assert "most recent ranked" not in client.get(SEARCH, {"q": "therapy"}).content.decode()
 
 
@@ -302,7 +304,7 @@ def test_the_search_page_lists_request_decision_citation_and_excerpt_as_publishe
     assert "<b>relief" not in page  # escaped (SQLite's excerpt) or left out as markup (PostgreSQL's headline)
     assert "&lt;b&gt;relief&lt;/b&gt;" in page or connection.vendor == "postgresql"
     assert "<mark>acupuncture</mark>" in page.lower()
-    assert "Share overturned" in page and "<svg" in page
+    assert "Share overturned" in page and "<svg" in client.get(CHART, {"q": "acupuncture"}).content.decode()
 
 
 def test_coordinators_open_the_case_and_reviewers_the_public_copy(client, coordinator, reviewer, other_reviewer):
@@ -325,8 +327,11 @@ def test_the_search_page_shows_the_numbers_beside_the_chart(client, coordinator,
     decided("Norco", reviewer=reviewer, category="Pharmaceuticals", decision="overturned")
     client.force_login(coordinator)
 
-    page = client.get(SEARCH, {"category": TreatmentCategoryFactory(name="Therapies").pk}).content.decode()
+    therapies = {"category": TreatmentCategoryFactory(name="Therapies").pk}
+    page = client.get(SEARCH, therapies).content.decode()
+    assert f'hx-get="{CHART}?category={therapies["category"]}"' in page and "Counting…" in page
 
+    page = client.get(CHART, therapies).content.decode()  # once the results are shown
     assert "33 %</span> of 3 items (1 overturned)" in page
     assert '<rect class="imr-bar-fill" x="0" y="0" width="33" height="8"/>' in page
     assert "1/3" in page and "Norco" not in page
@@ -393,11 +398,14 @@ def test_the_search_page_costs_the_same_queries_with_3_or_30_precedents(
         decided(f"Acupuncture {i} sessions", reviewer=reviewer, guideline=odg, subcategory="Acupuncture")
     client.force_login(reviewer.user)
     # Session, user, groups, reviewer (4); the ranked ids with the number found (1), their rows (1),
-    # cases (1), citations (1) and cases' items (1); the chart's three groups (3); the filter's choices:
-    # categories, subcategories, guidelines, specialties (4); the audit entry naming the cases shown (1).
-    with django_assert_num_queries(17):
+    # cases (1), citations (1) and cases' items (1); the filter's choices: categories, subcategories,
+    # guidelines, specialties (4); the audit entry naming the cases shown (1).
+    with django_assert_num_queries(14):
         response = client.get(SEARCH, {"q": "acupuncture"})
     assert response.status_code == 200
+    # Session, user, groups, reviewer (4); the chart's three groups (3).
+    with django_assert_num_queries(7):
+        assert client.get(CHART, {"q": "acupuncture"}).status_code == 200
 
 
 # The public copy.

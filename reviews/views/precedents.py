@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, QueryDict
+from django.http import Http404, HttpResponseBadRequest, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -39,11 +39,23 @@ def precedent_search(request):
     context.update(
         page=page,
         rows=precedent_rows(page.object_list, words=words),
-        chart=chart(found.overturned_shares()),
         recent_only=more_than_ranked(words, page.paginator.count),
     )
     record_list_access(Case, [r.case_number for r in context["rows"]], by=request.user, page="precedent search")
     return render(request, "reviews/precedent_search.html", context, status=200 if filterset.is_valid() else 400)
+
+
+@require_GET
+@library_reader_required
+def precedent_chart(request):
+    """The share overturned by category, guideline and reviewer specialty for the search page's words and
+    filters (htmx, once the results are shown): figures only, no case is named. A refused filter is left
+    out, as the search page leaves it out of the results."""
+    filterset = PrecedentFilter(request.GET, queryset=DisputedItem.objects.all())
+    if filterset.is_browsing:  # the whole library: the page does not ask, a second's count at 100,000 items
+        return HttpResponseBadRequest("Search by words or choose a filter to count the share overturned.")
+    context = {"chart": chart(filterset.qs.overturned_shares())}
+    return render(request, "reviews/includes/_precedent_stats.html", context)
 
 
 @require_GET

@@ -394,6 +394,7 @@ class Command(BaseCommand):
             ("workspace", "reviewer", f"/cases/{in_review}/review/"),
             ("preview", "reviewer", f"/cases/{in_review}/review/preview/"),
             ("precedent search", "reviewer", "/precedents/?q=physical+therapy"),
+            ("precedent chart", "reviewer", "/precedents/chart/?q=physical+therapy"),
             ("admin case list", "admin", "/admin/reviews/case/"),
             ("admin case list, search", "admin", f"/admin/reviews/case/?q={surname}"),
             ("admin case page", "admin", f"/admin/reviews/case/{in_review.pk}/change/"),
