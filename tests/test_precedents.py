@@ -166,7 +166,7 @@ def test_several_words_rank_their_most_recent_matches_and_the_page_says_how_many
     page = client.get(SEARCH, {"q": "physical therapy"}).content.decode()
     assert "3+ found: the 3 most recent are ranked; add words or filters to rank them all" in page
     assert "of 5 items" in client.get(CHART, {"q": "physical therapy"}).content.decode()
-    assert "most recent ranked" not in client.get(SEARCH, {"q": "therapy"}).content.decode()
+    assert "most recent are ranked" not in client.get(SEARCH, {"q": "therapy"}).content.decode()
 
 
 NORCO, ACUPUNCTURE, LYRICA = "Norco 10/325 mg #90", "Acupuncture 6 sessions", "Lyrica 75 mg"
