@@ -174,16 +174,16 @@ def _entry(new, *, action, changes, by, address):
 def record_bulk_created(instances, *, by) -> None:
     """The history of rows written with bulk_create, which django-auditlog's signals never see.
 
-    The entries are those auditlog's diff from no instance would write (each tracked field from its
-    default to its value), with the fields and their defaults worked out once per model rather
-    than once per row: for an import of thousands of rows, most of the time otherwise.
+    The entries are those auditlog's diff from no instance writes (each tracked field from the value
+    auditlog gives a missing instance, "None", to its own), with the fields and that value worked out
+    once per model rather than once per row: for an import of thousands of rows, most of its time.
     """
     from auditlog.diff import get_field_value
     from auditlog.models import LogEntry
     from django.utils.encoding import smart_str
 
     address = _request_address()
-    tracked = {}  # model -> [(field, its default as auditlog records it)]
+    tracked = {}  # model -> [(field, auditlog's value of the field of no instance)]
     entries = []
     for new in instances:
         model = type(new)

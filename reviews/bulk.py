@@ -15,7 +15,8 @@ _PLAIN = (CharField, IntegerField, TextField)
 
 
 def insert(objects: Sequence[Model]) -> None:
-    """Insert new instances of one model, setting their primary keys, as `bulk_create(objects)` would."""
+    """Insert new instances of one model whose key is drawn from a sequence (an AutoField), setting
+    their primary keys, as `bulk_create(objects)` would."""
     if not objects:
         return
     model = type(objects[0])

@@ -139,7 +139,7 @@ def precedent_page(found, *, words: str, number, per_page: int) -> Page:
         number = 1
     rows, count = ranked_rows(found, words=words, start=(number - 1) * per_page, stop=number * per_page)
     if not rows and number > 1:
-        count = found.count()
+        _, count = ranked_rows(found, words=words, start=0, stop=1)  # what ranked() ranks, not every match
         number = max(1, -(-count // per_page))
         rows, count = ranked_rows(found, words=words, start=(number - 1) * per_page, stop=number * per_page)
     return Page(rows, number, _Counted(count, per_page))

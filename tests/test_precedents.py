@@ -152,20 +152,24 @@ def test_a_match_in_the_request_ranks_above_a_match_in_the_rationale_and_excerpt
 def test_several_words_rank_their_most_recent_matches_and_the_page_says_how_many_match(client, reviewer, monkeypatch):
     """Ranking reads every ranked match: a common phrase ranks its most recent matches, not 20,000."""
     monkeypatch.setattr(models, "RANKED_AT_MOST", 3)
-    for day in range(1, 6):
+    for day in range(1, 26):
         decided(f"Physical therapy {day} sessions", reviewer=reviewer, on=dt.date(2026, 1, day))
 
     rows, found = ranked_rows(
         DisputedItem.objects.precedents(words="physical therapy"), words="physical therapy", start=0, stop=20
     )
-    assert found == 3 and sorted(r.request_text for r in rows) == [f"Physical therapy {d} sessions" for d in (3, 4, 5)]
+    assert found == 3 and sorted(r.request_text for r in rows) == [
+        f"Physical therapy {d} sessions" for d in (23, 24, 25)
+    ]
     _, found = ranked_rows(DisputedItem.objects.precedents(words="therapy"), words="therapy", start=0, stop=20)
-    assert found == 5  # one word (a drug name, say) ranks all its matches
+    assert found == 25  # one word (a drug name, say) ranks all its matches
 
     client.force_login(reviewer.user)
     page = client.get(SEARCH, {"q": "physical therapy"}).content.decode()
     assert "3+ found: the 3 most recent are ranked; add words or filters to rank them all" in page
-    assert "of 5 items" in client.get(CHART, {"q": "physical therapy"}).content.decode()
+    assert "of 25 items" in client.get(CHART, {"q": "physical therapy"}).content.decode()
+    past_the_end = client.get(SEARCH, {"q": "physical therapy", "page": "2"})  # 25 match, 3 are ranked
+    assert len(past_the_end.context["rows"]) == 3  # the last page of the ranked ones
     assert "most recent are ranked" not in client.get(SEARCH, {"q": "therapy"}).content.decode()
 
 
