@@ -888,6 +888,10 @@ class Case(FSMModelMixin, models.Model):
     def terminate_items(self):
         """The claims administrator authorised some of the items; the review goes on with the rest."""
 
+    @transition(field=status, source=S.DISPUTE_CHANGEABLE, target=None, permission=coordinator)
+    def change_dispute(self):
+        """The coordinator changed, added or removed a disputed item or a diagnosis (services/dispute.py)."""
+
     @transition(
         field=status,
         source=S.BEFORE_DECISION,
