@@ -1368,6 +1368,22 @@ class DisputedItem(models.Model):
             raise ValidationError(errors)
 
 
+# An item's request and its details: what intake takes and the coordinator may change later (the
+# intake form and services/dispute.py); the decision and its reasons are the reviewer's.
+ITEM_FIELDS = [
+    "request_text",
+    "category",
+    "subcategory",
+    "body_part",
+    "side",
+    "spinal_level",
+    "ur_action",
+    "authorized_part",
+    "eligible_scope",
+    "remaining_part",
+]
+
+
 NUMBER_WORDS = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
 ]  # fmt: skip

@@ -13,25 +13,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from ..models import Case, Diagnosis, DisputedItem, modified_request_parts
+from ..models import ITEM_FIELDS, Case, Diagnosis, DisputedItem, modified_request_parts
 from .errors import Problem, Refused
 from .outbox import outbox_enqueue
 from .workflow import case_lock, case_require_status, case_transition
 
 S = Case.Status
 
-ITEM_FIELDS = [
-    "request_text",
-    "category",
-    "subcategory",
-    "body_part",
-    "side",
-    "spinal_level",
-    "ur_action",
-    "authorized_part",
-    "eligible_scope",
-    "remaining_part",
-]
 DIAGNOSIS_FIELDS = ["icd10_code", "description"]
 
 
