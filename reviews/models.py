@@ -888,6 +888,10 @@ class Case(FSMModelMixin, models.Model):
     def terminate_items(self):
         """The claims administrator authorised some of the items; the review goes on with the rest."""
 
+    @transition(field=status, source=S.DISPUTE_CHANGEABLE, target=None, permission=coordinator)
+    def change_dispute(self):
+        """The coordinator changed, added or removed a disputed item or a diagnosis (services/dispute.py)."""
+
     @transition(
         field=status,
         source=S.BEFORE_DECISION,
@@ -1362,6 +1366,22 @@ class DisputedItem(models.Model):
             errors["remaining_part"] = "Leave this empty unless the review decides a remaining portion."
         if errors:
             raise ValidationError(errors)
+
+
+# An item's request and its details: what intake takes and the coordinator may change later (the
+# intake form and services/dispute.py); the decision and its reasons are the reviewer's.
+ITEM_FIELDS = [
+    "request_text",
+    "category",
+    "subcategory",
+    "body_part",
+    "side",
+    "spinal_level",
+    "ur_action",
+    "authorized_part",
+    "eligible_scope",
+    "remaining_part",
+]
 
 
 NUMBER_WORDS = [

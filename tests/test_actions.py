@@ -13,6 +13,7 @@ S = Case.Status
 NO_BUTTON = {
     "issue": "the letter task takes it when the letter is ready",
     "release": "declining is offered on the attestation page, which accept links to",
+    "change_dispute": "the case page links the dispute page from the disputed items' heading",
 }
 
 

@@ -2,13 +2,14 @@
 and a submitted determination back with its reviewer."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from reviews import services, tasks  # noqa: F401 (registers the tasks run_relayed runs)
 from reviews.models import Case, CaseEvent, Citation, Diagnosis, DisputedItem, OutboxEntry
 from reviews.services import dispute
 from reviews.services.errors import Refused
-from tests.factories import DiagnosisFactory, TreatmentCategoryFactory
+from tests.factories import DiagnosisFactory, TreatmentCategoryFactory, UserFactory
 
 S = Case.Status
 NEW_REQUEST = "Physical therapy 2x4 weeks lumbar spine"
@@ -225,6 +226,40 @@ def test_an_approved_case_refuses_any_change_and_the_page_says_so(client, coordi
     with pytest.raises(Refused) as refused:
         dispute.dispute_diagnosis_save(case=case, by=coordinator, reason="x", icd10_code="M54.5", description="x")
     assert refused.value.code == "not_allowed" and not Diagnosis.objects.filter(case=case).exists()
+
+
+CHANGES = {
+    "changing an item": lambda case, by: dispute.dispute_item_save(
+        case=case, by=by, reason="x", position=1, request_text=NEW_REQUEST
+    ),
+    "removing an item": lambda case, by: dispute.dispute_item_remove(case=case, by=by, reason="x", position=1),
+    "adding a diagnosis": lambda case, by: dispute.dispute_diagnosis_save(
+        case=case, by=by, reason="x", icd10_code="M54.5", description="Low back pain"
+    ),
+    "removing a diagnosis": lambda case, by: dispute.dispute_diagnosis_remove(case=case, by=by, reason="x", position=1),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_only_a_coordinator_may_change_the_items_and_diagnoses_and_nothing_changes_for_anyone_else(
+    change, reviewer, in_review
+):
+    DiagnosisFactory(case=in_review, position=1, icd10_code="M54.16", description="Radiculopathy, lumbar region")
+
+    def state():
+        return (
+            Case.objects.values().get(pk=in_review.pk),
+            list(in_review.items.values()),
+            list(in_review.diagnoses.values()),
+            CaseEvent.objects.filter(case=in_review).count(),
+            OutboxEntry.objects.count(),
+        )
+
+    before = state()
+    for user in (reviewer.user, UserFactory(username="mallory")):
+        with pytest.raises(PermissionDenied):
+            change(Case.objects.get(pk=in_review.pk), user)
+    assert state() == before
 
 
 def test_a_change_without_a_reason_is_refused_in_place(client, coordinator, in_review):

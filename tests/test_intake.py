@@ -6,8 +6,7 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 
-from reviews.forms.intake import ITEM_FIELDS
-from reviews.models import Case, CaseEvent, Diagnosis, DisputedItem, Organization, Provider
+from reviews.models import ITEM_FIELDS, Case, CaseEvent, Diagnosis, DisputedItem, Organization, Provider
 from reviews.services import cases as case_services
 from tests.factories import (
     CaseFactory,

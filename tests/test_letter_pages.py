@@ -87,6 +87,20 @@ def test_a_correction_needs_a_reason_and_makes_version_two(client, issued):
     assert Letter.objects.get(case=case, version=2, kind="final").correction_reason == "wrong UR date"
 
 
+def test_the_coordinator_is_offered_a_correction_once_the_letter_is_issued_and_not_while_a_version_renders(
+    client, issued
+):
+    case, letter = issued
+    client.force_login(_coordinator())
+    url = f"/cases/{case.case_number}/letters/"
+    assert "Issue a correction" not in client.get(url).content.decode()  # approved, its letter rendering
+    letter_services.letter_render(letter_id=letter.pk)
+    assert Case.objects.get(pk=case.pk).status == Case.Status.ISSUED
+    assert "Issue a correction" in client.get(url).content.decode()
+    client.post(f"/cases/{case.case_number}/letters/correct/", {"reason": "wrong UR date"})
+    assert "Issue a correction" not in client.get(url).content.decode()  # version 2 rendering
+
+
 def test_reviewers_cannot_retry_or_correct(client, issued):
     case, letter = issued
     client.force_login(case.reviewer.user)

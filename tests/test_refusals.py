@@ -8,7 +8,9 @@ no module raises anything else for a refusal.
 import ast
 import datetime as dt
 import io
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -56,131 +58,129 @@ def _add_document(case, personas, name: str, content: bytes):
     )
 
 
-# name -> (status to walk the case to, the refused call, its code); `c` is the case, `w` the personas.
-# Where the refusal needs more than the walk, `before(c, w)` sets it up first.
+class Scenario(NamedTuple):
+    status: str  # the case is walked to it (tests.test_transitions.case_at)
+    call: Callable  # (case, personas) -> the service call to be refused
+    code: str  # the refusal's code
+    before: Callable | None = None  # (case, personas) -> what the refusal needs beyond the walk
+
+
+# One row per refusal, by what it refuses; `c` is the case, `w` the personas.
 SCENARIOS = {
-    "ineligible without a reason": (
+    "ineligible without a reason": Scenario(
         S.RECEIVED,
         lambda c, w: services.case_confirm_eligibility(case=c, by=w.coordinator, eligible=False, reason=" "),
         "reason_missing",
     ),
-    "a step from the wrong status": (
+    "a step from the wrong status": Scenario(
         S.RECEIVED,
         lambda c, w: services.case_complete_records(case=c, by=w.coordinator),
         "not_allowed",
     ),
-    "an ineligible reviewer": (
+    "an ineligible reviewer": Scenario(
         S.READY_FOR_ASSIGNMENT,
         lambda c, w: services.case_assign_reviewer(case=c, reviewer=w.reviewer, by=w.coordinator),
         "not_eligible",
+        before=lambda c, w: Reviewer.objects.filter(pk=w.reviewer.pk).update(active=False),
     ),
-    "reassigning without a reason": (
+    "reassigning without a reason": Scenario(
         S.ASSIGNED,
         lambda c, w: services.case_reassign_reviewer(case=c, reviewer=w.other_reviewer, by=w.coordinator, reason=""),
         "reason_missing",
     ),
-    "accepting without the attestation": (
+    "accepting without the attestation": Scenario(
         S.ASSIGNED,
         lambda c, w: services.case_accept(case=c, by=w.reviewer.user, attested=False),
         "attestation_missing",
     ),
-    "declining without a reason": (
+    "declining without a reason": Scenario(
         S.ASSIGNED,
         lambda c, w: services.case_decline(case=c, by=w.reviewer.user, reason=" "),
         "reason_missing",
     ),
-    "a stale summary": (
+    "a stale summary": Scenario(
         S.IN_REVIEW,
         lambda c, w: services.case_summary_save(case=c, by=w.reviewer.user, text="x", version=c.summary_version - 1),
         "stale_draft",
     ),
-    "a stale item": (S.IN_REVIEW, lambda c, w: _item_save(c, w.reviewer.user, version=0), "stale_draft"),
-    "editing a submitted review": (
+    "a stale item": Scenario(S.IN_REVIEW, lambda c, w: _item_save(c, w.reviewer.user, version=0), "stale_draft"),
+    "editing a submitted review": Scenario(
         S.SUBMITTED,
         lambda c, w: services.case_summary_save(case=c, by=w.reviewer.user, text="x", version=c.summary_version),
         "not_editable",
     ),
-    "submitting an incomplete review": (
+    "submitting an incomplete review": Scenario(
         S.ACCEPTED,
         lambda c, w: services.case_submit(case=c, by=w.reviewer.user),
         "incomplete",
     ),
-    "returning without comments": (
+    "returning without comments": Scenario(
         S.SUBMITTED,
         lambda c, w: services.case_return_to_reviewer(case=c, by=w.coordinator, comments=" "),
         "comments_missing",
     ),
-    "approving with a document the reviewer did not open": (
+    "approving with a document the reviewer did not open": Scenario(
         S.SUBMITTED,
         lambda c, w: services.case_approve(case=c, by=w.coordinator),
         "incomplete",
+        before=lambda c, w: CaseDocumentFactory(case=c),
     ),
-    "approving an unconfirmed public copy": (
+    "approving an unconfirmed public copy": Scenario(
         S.SUBMITTED,
         lambda c, w: services.case_approve(case=c, by=w.coordinator),
         "public_copy_unconfirmed",
+        before=lambda c, w: services.public_copy_remove(case=c, by=w.coordinator, text="lifting"),
     ),
-    "approving when the reviewer's licence lapsed": (
+    "approving when the reviewer's licence lapsed": Scenario(
         S.SUBMITTED,
         lambda c, w: services.case_approve(case=c, by=w.coordinator),
         "credentials_lapsed",
+        before=lambda c, w: w.reviewer.licenses.update(expires_on=dt.date(2000, 1, 1)),
     ),
-    "removing no text from the public copy": (
+    "removing no text from the public copy": Scenario(
         S.SUBMITTED,
         lambda c, w: services.public_copy_remove(case=c, by=w.coordinator, text="  "),
         "text_missing",
     ),
-    "changing the public copy outside quality review": (
+    "changing the public copy outside quality review": Scenario(
         S.IN_REVIEW,
         lambda c, w: services.public_copy_keep(case=c, by=w.coordinator, text="Bob"),
         "not_in_quality_review",
     ),
-    "confirming a public copy that changed": (
+    "confirming a public copy that changed": Scenario(
         S.SUBMITTED,
         lambda c, w: services.public_copy_confirm(case=c, by=w.coordinator, digest="not-what-was-shown"),
         "public_copy_changed",
     ),
-    "correcting a letter before any is ready": (
+    "correcting a letter before any is ready": Scenario(
         S.APPROVED,
         lambda c, w: services.letter_correct(case=c, by=w.coordinator, reason="typo"),
         "no_letter",
     ),
-    "correcting a letter without a reason": (
+    "correcting a letter without a reason": Scenario(
         S.APPROVED,
         lambda c, w: services.letter_correct(case=c, by=w.coordinator, reason=""),
         "reason_missing",
     ),
-    "retrying a letter that is rendering": (
+    "retrying a letter that is rendering": Scenario(
         S.APPROVED,
         lambda c, w: services.letter_retry(letter=c.letters.first(), by=w.coordinator),
         "not_retryable",
     ),
-    "serving again a letter not ready": (
+    "serving again a letter not ready": Scenario(
         S.APPROVED,
         lambda c, w: services.letter_serve_again(letter=c.letters.first(), by=w.coordinator),
         "not_servable",
     ),
-    "a document that is no PDF or image": (
+    "a document that is no PDF or image": Scenario(
         S.RECEIVED,
         lambda c, w: _add_document(c, w, "setup.pdf", b"MZ\x90\x00" + b"\x00" * 100),
         "bad_file",
     ),
-    "a document for an approved case": (
+    "a document for an approved case": Scenario(
         S.APPROVED,
         lambda c, w: _add_document(c, w, "late.png", _png()),
         "closed",
-    ),
-}
-
-
-BEFORE = {
-    "an ineligible reviewer": lambda c, w: Reviewer.objects.filter(pk=w.reviewer.pk).update(active=False),
-    "approving with a document the reviewer did not open": lambda c, w: CaseDocumentFactory(case=c),
-    "approving an unconfirmed public copy": lambda c, w: services.public_copy_remove(
-        case=c, by=w.coordinator, text="lifting"
-    ),
-    "approving when the reviewer's licence lapsed": lambda c, w: w.reviewer.licenses.update(
-        expires_on=dt.date(2000, 1, 1)
     ),
 }
 
@@ -195,18 +195,17 @@ def _state(case):
     )
 
 
-@pytest.mark.parametrize("name", SCENARIOS)
-def test_every_refusal_is_refused_with_its_code_and_changes_nothing(name, who, queued, media):
-    status, call, code = SCENARIOS[name]
-    case = case_at(status, who)
-    if name in BEFORE:
-        BEFORE[name](case, who)
+@pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_every_refusal_is_refused_with_its_code_and_changes_nothing(scenario, who, queued, media):
+    case = case_at(scenario.status, who)
+    if scenario.before:
+        scenario.before(case, who)
     before = _state(case)
 
     with pytest.raises(Refused) as refused:
-        call(Case.objects.get(pk=case.pk), who)
+        scenario.call(Case.objects.get(pk=case.pk), who)
 
-    assert refused.value.code == code
+    assert refused.value.code == scenario.code
     assert refused.value.problems and all(str(p) for p in refused.value.problems)
     assert _state(case) == before
 

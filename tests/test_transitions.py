@@ -246,6 +246,7 @@ TRANSITIONS = [
         for source in S.BEFORE_DECISION
     ),
     *(Row(source, "terminate_items", "coordinator", None, "", None, (), None) for source in S.BEFORE_DECISION),
+    *(Row(source, "change_dispute", "coordinator", None, "", None, (), None) for source in S.DISPUTE_CHANGEABLE),
     *(Row(source, "expedite", "coordinator", None, "", None, (), None) for source in S.BEFORE_DECISION),
     Row(S.ISSUED, "remand", "coordinator", None, "", None, (), None),
     *(Row(source, "reopen", "coordinator", REOPEN, "", None, (), None) for source in S.REOPENABLE),

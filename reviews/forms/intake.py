@@ -19,6 +19,7 @@ from django.utils.functional import cached_property
 from .. import services
 from ..models import (
     CASE_NUMBER_RE,
+    ITEM_FIELDS,
     Case,
     Citation,
     Diagnosis,
@@ -314,18 +315,6 @@ class DiagnosisFormSet(forms.BaseFormSet):
         ]
 
 
-ITEM_FIELDS = [
-    "request_text",
-    "category",
-    "subcategory",
-    "body_part",
-    "side",
-    "spinal_level",
-    "ur_action",
-    "authorized_part",
-    "eligible_scope",
-    "remaining_part",
-]
 # Citation rows of the claims administrator's guideline per item; the published letters cite up to four.
 CA_CITATION_ROWS = 4
 

@@ -13,39 +13,21 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from ..models import Case, CaseEvent, Diagnosis, DisputedItem, modified_request_parts
-from ..permissions import is_coordinator
+from ..models import ITEM_FIELDS, Case, Diagnosis, DisputedItem, modified_request_parts
 from .errors import Problem, Refused
 from .outbox import outbox_enqueue
-from .workflow import case_transition
+from .workflow import case_lock, case_require_status, case_transition
 
 S = Case.Status
 
-ITEM_FIELDS = [
-    "request_text",
-    "category",
-    "subcategory",
-    "body_part",
-    "side",
-    "spinal_level",
-    "ur_action",
-    "authorized_part",
-    "eligible_scope",
-    "remaining_part",
-]
 DIAGNOSIS_FIELDS = ["icd10_code", "description"]
 
 
 def _lock(case: Case, by: AbstractBaseUser) -> Case:
-    if not is_coordinator(by):
-        raise Refused("Only case coordinators change the disputed items and diagnoses.", code="not_allowed")
-    case = Case.objects.select_for_update().get(pk=case.pk)  # one change at a time, and none beside a transition
-    if not case.dispute_changeable:
-        raise Refused(
-            f"Case {case.case_number} is {case.get_status_display().lower()}: its items and diagnoses can no"
-            " longer change.",
-            code="not_allowed",
-        )
+    """The case locked for a change (one at a time, and none beside a transition), checked before anything
+    changes: PermissionDenied for a non-coordinator, Refused ("not_allowed") once approved or closed."""
+    case = case_lock(case, "change_dispute", by=by)
+    case_require_status(case, "change_dispute")
     return case
 
 
@@ -93,7 +75,7 @@ def _changed(case: Case, *, by: AbstractBaseUser, change: str, reason: str) -> C
             case, "return_to_reviewer", by=by, note=f"returned to the reviewer: {note}", qa_comments=note
         )
     else:
-        CaseEvent.record(case, by=by, from_status=case.status, note=note)
+        case = case_transition(case, "change_dispute", by=by, note=note)
     if case.status in S.ACCEPTED_BY_REVIEWER:
         outbox_enqueue(task="reviews.tasks.notify_reviewer_dispute_changed", args=[case.pk], key=f"case:{case.pk}")
     return case
@@ -115,8 +97,8 @@ def dispute_item_save(
 
     Once the reviewer has accepted the case the item keeps its decision, citations and rationale,
     is marked for the reviewer's look (`coordinator_change`) and gets a new version, so a panel
-    open on the old request is refused as stale. Returns the item. Raises Refused: not a
-    coordinator, the case approved or closed ("not_allowed"), no reason, an invalid item
+    open on the old request is refused as stale. Returns the item. Raises PermissionDenied for a
+    non-coordinator; Refused: the case approved or closed ("not_allowed"), no reason, an invalid item
     ("invalid", problems on their fields), nothing changed ("unchanged"); DisputedItem.DoesNotExist
     for an unknown position.
     """
@@ -163,7 +145,7 @@ def dispute_item_remove(*, case: Case, by: AbstractBaseUser, reason: str, positi
     """Remove the item at `position` with its citations; the others keep their positions (a reviewer's
     open panels name items by position). Returns the case.
 
-    Raises Refused as dispute_item_save does, and ("last_item") for the case's only item: a case
+    Raises what dispute_item_save raises, and Refused ("last_item") for the case's only item: a case
     without a dispute is withdrawn or terminated instead.
     """
     case = _lock(case, by)
@@ -184,7 +166,7 @@ def dispute_diagnosis_save(
 ) -> Diagnosis:
     """Change the diagnosis at `position` (code and text), or add one when `position` is None.
 
-    Returns the diagnosis. Raises Refused and Diagnosis.DoesNotExist as dispute_item_save does.
+    Returns the diagnosis. Raises what dispute_item_save raises (Diagnosis.DoesNotExist for an unknown position).
     """
     case = _lock(case, by)
     reason = _reason(reason)
@@ -208,7 +190,7 @@ def dispute_diagnosis_save(
 
 @transaction.atomic
 def dispute_diagnosis_remove(*, case: Case, by: AbstractBaseUser, reason: str, position: int) -> Case:
-    """Remove the diagnosis at `position`. Returns the case; raises Refused as dispute_item_save does."""
+    """Remove the diagnosis at `position`. Returns the case; raises what dispute_item_save raises."""
     case = _lock(case, by)
     reason = _reason(reason)
     diagnosis = case.diagnoses.get(position=position)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from .. import services
 from ..audit import record_access
 from ..forms.casework import MailingForm
-from ..models import Letter, LetterDelivery
+from ..models import Case, Letter, LetterDelivery
 from ..permissions import coordinator_required, get_case_for_coordinator, get_case_for_reviewer, is_coordinator
 from ..services import letters as letter_services
 from ..services.errors import Refused
@@ -31,7 +31,8 @@ def letters_context(case) -> dict:
 
     On each: `retryable` (failed, or queued or rendering for too long), `unserved` (ready a while and
     an e-mail not sent: Serve again), `served_count` and `fully_served` (every party's copy sent or
-    recorded as mailed). `unsent_copies` counts the parties still to be served across the case.
+    recorded as mailed). `unsent_copies` counts the parties still to be served across the case;
+    `correctable` says whether a corrected version may be asked for now.
     """
     rows = list(case.letters.prefetch_related("deliveries").order_by("-version", "kind"))
     stuck_before = letter_services.stuck_since()
@@ -52,6 +53,9 @@ def letters_context(case) -> dict:
         letter.fully_served = bool(deliveries) and letter.served_count == len(deliveries)
     served = [letter for letter in rows if letter.kind != Letter.Kind.PUBLIC_COPY]
     letter_rows = [letter for letter in rows if not letter.is_notice]
+    rendering = any(
+        letter.status in (Letter.Status.QUEUED, Letter.Status.RENDERING) and not letter.stuck for letter in rows
+    )
     return {
         "case": case,
         "letters": letter_rows,
@@ -63,9 +67,9 @@ def letters_context(case) -> dict:
             for letter in served
             if letter.status == Letter.Status.READY
         ),
-        "rendering": any(
-            letter.status in (Letter.Status.QUEUED, Letter.Status.RENDERING) and not letter.stuck for letter in rows
-        ),
+        "rendering": rendering,
+        # A correction is a new version of the issued letter, one at a time (services.letters.letter_correct).
+        "correctable": case.status == Case.Status.ISSUED and not rendering,
     }
 
 
