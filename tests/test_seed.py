@@ -1,12 +1,16 @@
-"""seed_demo: the demo data a new user and the browser tests rely on, loaded once."""
+"""seed_demo: the demo data a new user and the browser tests rely on, loaded once; --totp for the load test."""
 
 import datetime as dt
 from io import StringIO
 
+import pyotp
 import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import decrypt
 from django.apps import apps
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from reviews.models import Case, DisputedItem, Reviewer
 
@@ -99,3 +103,63 @@ def test_the_example_case_holds_the_published_determination_as_structured_data(s
     assert review_citation.guideline.citation_name == "MTUS Chronic Pain Treatment Guidelines"
     assert (review_citation.sections, review_citation.pages) == ("Physical Medicine", "98, 99")
     assert case.documents.filter(first_opened_at__isnull=True).count() == 0
+
+
+LOAD_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def _totp_secrets():
+    return {
+        a.user.username: decrypt(a.data["secret"])
+        for a in Authenticator.objects.filter(type=Authenticator.Type.TOTP).select_related("user")
+    }
+
+
+def test_totp_gives_the_named_users_the_load_test_secret_and_its_codes_sign_them_in(db, client, monkeypatch, settings):
+    settings.IMR_MFA_ENROLMENT_OPTIONAL = False  # production: the coordinator cannot sign in without the code
+    monkeypatch.setenv("IMR_LOAD_TOTP_SECRET", LOAD_SECRET)
+    out = StringIO()
+    call_command("seed_demo", "--totp", "coordinator", "dr.alvarez", stdout=out)
+
+    assert _totp_secrets() == {"coordinator": LOAD_SECRET, "dr.alvarez": LOAD_SECRET}
+    assert "TOTP secret from IMR_LOAD_TOTP_SECRET: coordinator, dr.alvarez" in out.getvalue()
+    signed_in = client.post("/accounts/login/", {"login": "coordinator", "password": "imr-demo-coordinator"})
+    assert signed_in["Location"] == "/accounts/2fa/authenticate/"
+    accepted = client.post("/accounts/2fa/authenticate/", {"code": pyotp.TOTP(LOAD_SECRET).now()})
+    assert accepted["Location"] == "/"
+    assert client.get("/").status_code == 200
+
+
+def test_totp_again_changes_nothing_and_a_new_secret_replaces_the_old_one(db, monkeypatch):
+    monkeypatch.setenv("IMR_LOAD_TOTP_SECRET", LOAD_SECRET)
+    call_command("seed_demo", "--totp", "coordinator", stdout=StringIO())
+    first = Authenticator.objects.get(user__username="coordinator")
+
+    again = StringIO()
+    call_command("seed_demo", "--totp", "coordinator", stdout=again)
+    assert "(0 new rows)" in again.getvalue()
+    assert Authenticator.objects.get(user__username="coordinator").pk == first.pk
+
+    other = pyotp.random_base32()
+    monkeypatch.setenv("IMR_LOAD_TOTP_SECRET", other)
+    call_command("seed_demo", "--totp", "coordinator", stdout=StringIO())
+    assert _totp_secrets() == {"coordinator": other}
+
+
+def test_totp_for_an_unknown_user_is_refused_and_seeds_nothing(db, monkeypatch):
+    monkeypatch.setenv("IMR_LOAD_TOTP_SECRET", LOAD_SECRET)
+    with pytest.raises(CommandError, match="No user named nobody"):
+        call_command("seed_demo", "--totp", "coordinator", "nobody", stdout=StringIO())
+    assert not get_user_model().objects.exists()  # one transaction: the seed is rolled back too
+    assert not Authenticator.objects.exists()
+
+
+@pytest.mark.parametrize("secret", [None, "", "not base32!", "ABCDEFGHI", "JBSWY3DPEHPK3PXP"])
+def test_totp_without_a_base32_secret_in_the_environment_is_refused_before_seeding(db, monkeypatch, secret):
+    if secret is None:
+        monkeypatch.delenv("IMR_LOAD_TOTP_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("IMR_LOAD_TOTP_SECRET", secret)
+    with pytest.raises(CommandError, match="IMR_LOAD_TOTP_SECRET, which must hold 128 bits or more in base32"):
+        call_command("seed_demo", "--totp", "coordinator", stdout=StringIO())
+    assert not get_user_model().objects.exists()

@@ -1,15 +1,21 @@
 """Load demo users, catalogues and cases (among them the published example determination); idempotent."""
 
+import base64
+import binascii
 import datetime as dt
 import functools
+import os
 from pathlib import Path
 
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
+from allauth.mfa.utils import decrypt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.html import format_html
@@ -195,13 +201,42 @@ EXAMPLE_DIAGNOSES = [
 EXAMPLE_CLAIM = "DEMO-2007-0221"
 
 
+def load_test_totp_secret() -> str:
+    """IMR_LOAD_TOTP_SECRET, refused unless allauth can decode it (base32) and it has RFC 4226's 128 bits at least."""
+    secret = os.environ.get("IMR_LOAD_TOTP_SECRET", "")
+    try:
+        if len(base64.b32decode(secret.encode("ascii"), casefold=True)) >= 16:
+            return secret
+    except (binascii.Error, UnicodeEncodeError):
+        pass
+    raise CommandError(
+        "--totp takes the secret from IMR_LOAD_TOTP_SECRET, which must hold 128 bits or more in base32, for example: "
+        "python -c 'import pyotp; print(pyotp.random_base32())'"
+    )
+
+
 class Command(BaseCommand):
     help = "Create demo users, catalogues and cases at several stages. A second run changes nothing."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--totp",
+            nargs="+",
+            default=[],
+            metavar="USERNAME",
+            help="Also give these users a TOTP authenticator with the base32 secret in IMR_LOAD_TOTP_SECRET, in "
+            "place of theirs: the load test signs in with its codes where production requires the second factor.",
+        )
+
     def handle(self, *args, **options):
+        secret = load_test_totp_secret() if options["totp"] else None
         with transaction.atomic():
             created = self.seed()
+            if secret:
+                created += self.give_totp(options["totp"], secret)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new rows)."))
+        if secret:
+            self.stdout.write(f"TOTP secret from IMR_LOAD_TOTP_SECRET: {', '.join(options['totp'])}")
         self.stdout.write(
             f"\nOpen {settings.IMR_BASE_URL.rstrip('/')}/ and log in as:\n"
             f"  coordinator  {COORDINATOR[0]:<14} {COORDINATOR[1]}\n"
@@ -228,6 +263,22 @@ class Command(BaseCommand):
         self.cases_in_flight(coordinator, reviewers, orgs, providers, categories, today)
         self.precedents(coordinator)
         return self.created
+
+    def give_totp(self, usernames, secret) -> int:
+        """Give each named user a TOTP authenticator with `secret` in place of theirs; returns how many changed."""
+        users = {user.username: user for user in User.objects.filter(username__in=usernames)}
+        if missing := sorted(set(usernames) - set(users)):
+            raise CommandError(f"No user named {', '.join(missing)}.")
+        changed = 0
+        for user in users.values():
+            current = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+            if current is not None and decrypt(current.data["secret"]) == secret:
+                continue  # a second run changes nothing
+            if current is not None:
+                current.delete()  # one TOTP authenticator a user (allauth's constraint)
+            TOTP.activate(user, secret)
+            changed += 1
+        return changed
 
     def precedents(self, coordinator):
         """The published examples, imported as the precedent library by a batch run here and now."""
