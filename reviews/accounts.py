@@ -103,6 +103,11 @@ class AccountAdapter(DefaultAccountAdapter):
         if user is not None:
             record_account_event(user, event="login refused: too many failures", request=request)
 
+    def send_password_reset_mail(self, user, email, context):
+        """A reset asked for an account is in its history, from where it was asked, as its completion is."""
+        record_account_event(user, event="password reset requested", request=context["request"])
+        super().send_password_reset_mail(user, email, context)
+
     def is_reauthentication_required(self, *, app, **kwargs):
         """A sign-in a few minutes ago counts as reauthentication: enrolling right after it asks no password again."""
         from allauth.account import app_settings as account_settings

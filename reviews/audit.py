@@ -241,10 +241,15 @@ def update_with_history(queryset, *, by, **changes) -> int:
     return updated
 
 
+# Account events that whoever typed a username or an address caused, not the account's user.
+BY_ANYONE = ("login failed", "password reset requested")
+
+
 def record_account_event(user, *, event: str, request=None, **details) -> None:
     """A sign-in, a sign-out, a refused sign-in, an MFA or a password change, in the user's history.
 
-    With the address it came from, and the user as actor unless the event is a refused sign-in.
+    With the address it came from, and the user as actor unless the event is a refused sign-in or a
+    password reset asked for: anyone may type a username or an address.
     """
     from auditlog.models import LogEntry
 
@@ -255,7 +260,7 @@ def record_account_event(user, *, event: str, request=None, **details) -> None:
         user,
         force_log=True,
         action=LogEntry.Action.ACCESS,
-        actor=None if event.startswith("login refused") or event == "login failed" else user,
+        actor=None if event.startswith("login refused") or event in BY_ANYONE else user,
         remote_addr=address,
         additional_data={"event": event, **details},
     )

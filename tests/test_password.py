@@ -18,8 +18,10 @@ def _event_count(user, event):
     return LogEntry.objects.get_for_object(user).filter(additional_data__event=event).count()
 
 
-def test_a_reset_answers_the_same_for_an_unknown_address_and_mails_only_the_account(client, db, mailoutbox):
-    UserFactory(username="dana", email="dana@example.org")
+def test_a_reset_answers_the_same_for_an_unknown_address_and_mails_only_the_account_and_its_history(
+    client, db, mailoutbox
+):
+    dana = UserFactory(username="dana", email="dana@example.org")
 
     known = client.post("/accounts/password/reset/", {"email": "dana@example.org"}, follow=True)
     unknown = client.post("/accounts/password/reset/", {"email": "nobody@example.org"}, follow=True)
@@ -28,6 +30,9 @@ def test_a_reset_answers_the_same_for_an_unknown_address_and_mails_only_the_acco
     assert _without_csrf_token(known.content) == _without_csrf_token(unknown.content)
     assert [m.to for m in mailoutbox] == [["dana@example.org"]]
     assert mailoutbox[0].subject.startswith("[IMR Desk] ")
+    asked = LogEntry.objects.get(additional_data__event="password reset requested")
+    assert asked.object_pk == str(dana.pk) and asked.remote_addr == "127.0.0.1"  # whose, and from where
+    assert asked.actor is None  # anyone may type an address
 
 
 def test_the_link_in_the_mail_sets_a_new_password_once(client, db, mailoutbox):
