@@ -23,7 +23,7 @@ def insert(objects: Sequence[Model]) -> None:
     if connection.vendor != "postgresql":
         model._default_manager.bulk_create(objects)
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]  # as bulk_create
     values = [_database_value(f) for f in fields]
     rows = []
     for obj, pk in zip(objects, next_ids(model, len(objects)), strict=True):
