@@ -118,6 +118,11 @@ def test_bench_pages_check_fails_naming_the_pages_over_the_ratio(db):
         call_command("bench_pages", cases=5, runs=1, check=0.01, only=["dashboard"], stdout=io.StringIO())
 
 
+def test_bench_pages_says_when_only_names_no_page(db):
+    with pytest.raises(CommandError, match="No page's label contains 'dashbaord'"):
+        call_command("bench_pages", cases=1, runs=1, only=["dashbaord"], stdout=io.StringIO())
+
+
 def test_bench_pages_keep_commits_the_cases_and_a_second_run_only_tops_up(db):
     call_command("bench_pages", cases=8, runs=1, keep=True, only=["queue"], stdout=io.StringIO())
     assert Case.objects.filter(case_number__startswith=CASE_PREFIX).count() == 8

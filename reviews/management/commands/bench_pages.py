@@ -411,6 +411,8 @@ class Command(BaseCommand):
     def measure(self, runs: int, rng: random.Random, only: list[str], explain: bool) -> list[dict]:
         """Each round requests every page once, each right after the floor, so that both see the same load."""
         pages = [p for p in self.pages(rng) if not only or any(o in p[0] for o in only)]
+        if not pages:
+            raise CommandError(f"No page's label contains {' or '.join(map(repr, only))}.")
         clients = self.clients()
         results = []
         for label, who, url in pages:
