@@ -998,6 +998,9 @@ MATCH_START, MATCH_END = "\u27e6", "\u27e7"  # ⟦ ⟧: never typed in a rationa
 # row's search vector, 100 ms for the 20,000 items "physical therapy" finds in 100,000; the most recent
 # 200 come from the publication-date index in a few milliseconds.
 RANKED_AT_MOST = 200
+# The share overturned of a search by several words counts this many of its matches, the most recent: the
+# 200,000 items "physical therapy" finds in 1,000,000 take a second to count, 1,000 a few hundredths.
+CHARTED_AT_MOST = 1000
 
 
 def _one_word(words: str) -> bool:
@@ -1005,10 +1008,21 @@ def _one_word(words: str) -> bool:
     return len(words.split()) == 1
 
 
+def recent_matches_only(words: str) -> bool:
+    """Whether a search by `words` ranks and charts only its most recent matches (RANKED_AT_MOST,
+    CHARTED_AT_MOST): one of several words. One word, a drug name say, finds a few thousand at most."""
+    return len(words.split()) > 1
+
+
 def more_than_ranked(words: str, found: int | None) -> bool:
     """Whether a search by `words`, of which DisputedItemQuerySet.ranked() counted `found`, matches more
-    than it ranked (the RANKED_AT_MOST most recent, for several words)."""
-    return len(words.split()) > 1 and found == RANKED_AT_MOST
+    than it ranked."""
+    return recent_matches_only(words) and found == RANKED_AT_MOST
+
+
+def more_than_charted(words: str, counted: int) -> bool:
+    """Whether a search by `words`, of whose matches DisputedItemQuerySet.charted() has `counted`, matches more."""
+    return recent_matches_only(words) and counted == CHARTED_AT_MOST
 
 
 class DisputedItemQuerySet(models.QuerySet):
@@ -1106,17 +1120,24 @@ class DisputedItemQuerySet(models.QuerySet):
         words = words.strip()
         if not words:
             return self.annotate(found=found).order_by(*newest).values_list("pk", "found")
-        if _one_word(words):
-            items = self.annotate(found=found)
-        else:
-            recent = self.order_by(*newest).values("pk")[:RANKED_AT_MOST]
-            items = self.model._default_manager.filter(pk__in=recent).annotate(found=found)
+        items = (self.most_recent(RANKED_AT_MOST) if recent_matches_only(words) else self).annotate(found=found)
         if connections[self.db].vendor == "postgresql":
             query = SearchQuery(words, search_type="websearch", config="english")
             items = items.annotate(rank=SearchRank(F("search_vector"), query)).order_by("-rank", *newest)
         else:
             items = items.order_by(*newest)
         return items.values_list("pk", "found")
+
+    def charted(self, *, words: str = ""):
+        """What the share overturned of a search by `words` counts: its CHARTED_AT_MOST most recent
+        matches for several words, else all of them."""
+        return self.most_recent(CHARTED_AT_MOST) if recent_matches_only(words) else self
+
+    def most_recent(self, count: int):
+        """The `count` most recently decided of these items (unordered): the publication-date index gives
+        them without reading the others, for a search that matches a large part of the library."""
+        newest = self.order_by(f"-{self._published_on()}", "-pk").values("pk")[:count]
+        return self.model._default_manager.filter(pk__in=newest)
 
     def for_precedent_results(self, *, words: str = ""):
         """Rows of result pages (filter them by the ids of ranked()), 4 queries whatever their number.

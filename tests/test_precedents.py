@@ -167,7 +167,9 @@ def test_several_words_rank_their_most_recent_matches_and_the_page_says_how_many
     client.force_login(reviewer.user)
     page = client.get(SEARCH, {"q": "physical therapy"}).content.decode()
     assert "3+ found: the 3 most recent are ranked; add words or filters to rank them all" in page
-    assert "of 25 items" in client.get(CHART, {"q": "physical therapy"}).content.decode()
+    monkeypatch.setattr(models, "CHARTED_AT_MOST", 10)
+    assert "of the 10 most recent items" in client.get(CHART, {"q": "physical therapy"}).content.decode()
+    assert "of 25 items" in client.get(CHART, {"q": "therapy"}).content.decode()
     past_the_end = client.get(SEARCH, {"q": "physical therapy", "page": "2"})  # 25 match, 3 are ranked
     assert len(past_the_end.context["rows"]) == 3  # the last page of the ranked ones
     assert "most recent are ranked" not in client.get(SEARCH, {"q": "therapy"}).content.decode()

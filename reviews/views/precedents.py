@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from ..audit import record_access, record_list_access
 from ..filters import PrecedentFilter
 from ..letters import letter_queryset, render_letter
-from ..models import Case, DisputedItem, Letter, more_than_ranked
+from ..models import Case, DisputedItem, Letter, more_than_charted, more_than_ranked
 from ..permissions import get_case_for_reviewer, get_issued_case_for_library, is_coordinator, library_reader_required
 from ..precedents import chart, item_words, precedent_page, precedent_rows, ranked_rows
 
@@ -54,7 +54,8 @@ def precedent_chart(request):
     filterset = PrecedentFilter(request.GET, queryset=DisputedItem.objects.all())
     if filterset.is_browsing:  # the whole library: the page does not ask, a second's count at 100,000 items
         return HttpResponseBadRequest("Search by words or choose a filter to count the share overturned.")
-    context = {"chart": chart(filterset.qs.overturned_shares())}
+    shares = chart(filterset.qs.charted(words=filterset.words).overturned_shares())
+    context = {"chart": shares, "recent_only": more_than_charted(filterset.words, shares["total"].n)}
     return render(request, "reviews/includes/_precedent_stats.html", context)
 
 
