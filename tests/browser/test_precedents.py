@@ -224,3 +224,17 @@ def test_the_workspace_panel_shows_precedents_of_the_item_being_decided_and_leav
     page.screenshot(path=full.with_name("workspace-precedents-in-view.png"))
     panel.screenshot(path=full.with_name("workspace-precedents-panel.png"))
     browser_console.assert_clean("the workspace with its precedent panel")
+
+
+def test_the_page_says_so_when_the_share_overturned_cannot_be_counted(live_server, page, screenshot, library):
+    """The chart is a second request: when it fails (a database gone away), the card says so and the results stay."""
+    coordinator = UserFactory(username="alice", first_name="Alice", last_name="Coordinator", is_staff=True)
+    coordinator.groups.add(Group.objects.get(name=COORDINATORS))
+    log_in(page, live_server.url, "alice")
+    page.route("**/precedents/chart/**", lambda route: route.fulfill(status=500, body="Server Error"))
+
+    page.goto(f"{live_server.url}/precedents/?q=gabapentin")
+
+    expect(page.locator(".imr-precedent-stats")).to_contain_text("could not be counted just now")
+    expect(page.locator(".imr-precedent")).to_have_count(2)
+    screenshot(page, "precedent-search-chart-failed")  # the failed request is on the console, as it should be
