@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from reviews.deadlines import time_left
 from reviews.models import Case, CaseQuerySet, Holiday
-from reviews.views.home import LIST_CAP
+from reviews.views.home import CASES_SHOWN
 from tests.factories import CaseFactory, ReviewerFactory
 
 S, P = Case.Status, Case.Priority
@@ -173,18 +173,18 @@ def test_the_waiting_lists_show_cases_awaiting_records_assignment_and_quality_re
 
 
 def test_each_list_is_capped_and_links_to_the_whole_list_in_the_case_list(client, coordinator, frozen_now):
-    for n in range(LIST_CAP + 5):
+    for n in range(CASES_SHOWN + 5):
         case_at(S.IN_REVIEW, due=TODAY - (n + 1) * DAY)
     client.force_login(coordinator)
 
     response = client.get("/")
 
     overdue = response.context["dashboard"]["overdue"]
-    assert len(overdue["cases"]) == LIST_CAP
-    assert overdue["total"] == LIST_CAP + 5
+    assert len(overdue["cases"]) == CASES_SHOWN
+    assert overdue["total"] == CASES_SHOWN + 5
     # The oldest first: the cap keeps the most overdue cases.
-    assert overdue["cases"][0].decision_due_date == TODAY - (LIST_CAP + 5) * DAY
-    assert f'href="/cases/?due=overdue">Showing {LIST_CAP} · see all {LIST_CAP + 5}<' in response.content.decode()
+    assert overdue["cases"][0].decision_due_date == TODAY - (CASES_SHOWN + 5) * DAY
+    assert f'href="/cases/?due=overdue">Showing {CASES_SHOWN} · see all {CASES_SHOWN + 5}<' in response.content.decode()
 
 
 def test_reviewer_load_counts_open_cases_with_the_reviewer_against_capacity(

@@ -39,7 +39,8 @@ BUDGETS = {
     "workspace": 11,
     "preview": 16,
     "precedent search": 14,
-    "precedent chart": 7,
+    # the most recent matches of several words (read once), a count by category, guideline and specialty
+    "precedent chart": 8,
     # the bounded count, the page, the filters' catalogues (no total count: show_full_result_count)
     "admin case list": 7,
     "admin case list, search": 7,
