@@ -132,32 +132,19 @@ def submitted_case(ready_case, coordinator, reviewer):
     """ready_case reviewed by bob and submitted: accepted with the attestation, summary written, the item
     upheld on an MTUS citation (the claims administrator cited none), its one document opened."""
     from reviews import services
-    from tests.factories import CaseDocumentFactory, GuidelineFactory
+    from tests.factories import CaseDocumentFactory, GuidelineFactory, review_every_item
 
     case = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
     case = services.case_accept(case=case, by=reviewer.user, attested=True)
-    document = CaseDocumentFactory(case=case, author="Dr. Linda Marsh")
-    services.case_summary_save(
-        case=case,
+    CaseDocumentFactory(case=case, author="Dr. Linda Marsh")
+    review_every_item(
+        case,
         by=reviewer.user,
-        version=case.summary_version,
-        text="The patient is a 57-year-old female with chronic low back pain after a lifting injury.",
+        guideline=GuidelineFactory(),
+        summary="The patient is a 57-year-old female with chronic low back pain after a lifting injury.",
+        rationale="MTUS pages 98 and 99 recommend 9 to 10 sessions; the 12 requested exceed them.",
+        pages="98, 99",
     )
-    guideline = GuidelineFactory()
-    for item in case.items.all():
-        services.item_review_save(
-            item=item,
-            by=reviewer.user,
-            version=item.version,
-            decision="upheld",
-            ca_cited_no_evidence=True,
-            ca_citations=[],
-            review_citations=[services.CitationInput(guideline, sections="Physical Medicine", pages="98, 99")],
-            review_cited_no_evidence=False,
-            internal_note="",
-            rationale="MTUS pages 98 and 99 recommend 9 to 10 sessions; the 12 requested exceed them.",
-        )
-    services.document_open(document=document, by=reviewer.user)
     return services.case_submit(case=case, by=reviewer.user)
 
 

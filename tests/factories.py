@@ -225,3 +225,27 @@ def confirm_public_copy(case, *, by):
 
     public_copy = services.public_copy_of(letter_queryset().get(pk=case.pk))
     return services.public_copy_confirm(case=case, by=by, digest=public_copy.digest)
+
+
+def review_every_item(case, *, by, guideline, summary: str, rationale: str, pages: str):
+    """The reviewer `by` writes the summary, upholds every item on `guideline` (the claims administrator
+    cited none) and opens every document: what submitting needs."""
+    from reviews import services
+
+    services.case_summary_save(case=case, by=by, version=case.summary_version, text=summary)
+    for item in case.items.all():
+        services.item_review_save(
+            item=item,
+            by=by,
+            version=item.version,
+            decision="upheld",
+            ca_cited_no_evidence=True,
+            ca_citations=[],
+            review_citations=[services.CitationInput(guideline, sections="Physical Medicine", pages=pages)],
+            review_cited_no_evidence=False,
+            internal_note="",
+            rationale=rationale,
+        )
+    for document in case.documents.all():
+        services.document_open(document=document, by=by)
+    return case

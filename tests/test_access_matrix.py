@@ -44,6 +44,7 @@ from tests.factories import (
     TreatmentCategoryFactory,
     UserFactory,
     confirm_public_copy,
+    review_every_item,
 )
 
 # The personas: reviewer_a holds every case that has a reviewer; reassigned held each of them
@@ -533,23 +534,14 @@ def _build_world():
         return services.case_accept(case=case, by=reviewer_a.user, attested=True) if accept else case
 
     def review(case):
-        services.case_summary_save(case=case, by=reviewer_a.user, version=case.summary_version, text="A summary.")
-        for item in case.items.all():
-            services.item_review_save(
-                item=item,
-                by=reviewer_a.user,
-                version=item.version,
-                decision="upheld",
-                ca_cited_no_evidence=True,
-                ca_citations=[],
-                review_citations=[services.CitationInput(guideline, sections="Physical Medicine", pages="98")],
-                review_cited_no_evidence=False,
-                internal_note="",
-                rationale="The guideline recommends fewer sessions.",
-            )
-        for document in case.documents.all():
-            services.document_open(document=document, by=reviewer_a.user)
-        return case
+        return review_every_item(
+            case,
+            by=reviewer_a.user,
+            guideline=guideline,
+            summary="A summary.",
+            rationale="The guideline recommends fewer sessions.",
+            pages="98",
+        )
 
     cases = {"received": new_case()}
     cases["assigned"] = to_reviewer_a(new_case(), accept=False)
