@@ -171,7 +171,7 @@ def eligibility_problems(facts: CaseFacts, reviewer: Reviewer, today: dt.date) -
         problems.append("reviewed the remanded case")
     if reviewer.pk in facts.excluded_reviewer_ids:
         problems.append("excluded from this case earlier")
-    if reviewer.open_load >= reviewer.capacity:
+    if reviewer.at_capacity:
         problems.append(f"at capacity ({reviewer.open_load} of {reviewer.capacity} open cases)")
     return problems
 

@@ -105,6 +105,15 @@ class ReviewerQuerySet(models.QuerySet):
             ),
         )
 
+    def for_load_panel(self):
+        """Active reviewers by name with their open load (with_open_load): the dashboard's panel, 1 query."""
+        return (
+            self.filter(active=True)
+            .select_related("user")
+            .with_open_load()
+            .order_by("user__last_name", "user__first_name", "pk")
+        )
+
 
 class Reviewer(models.Model):
     """An expert reviewer: a user with clinical credentials. Never named in a letter."""
@@ -142,6 +151,22 @@ class Reviewer(models.Model):
 
     def __str__(self):
         return f"{self.user.get_full_name() or self.user.get_username()}, {self.degree}"
+
+    # What the load reads, of a reviewer annotated by ReviewerQuerySet.with_open_load().
+
+    @property
+    def at_capacity(self) -> bool:
+        return self.open_load >= self.capacity
+
+    @property
+    def load_high(self) -> int:
+        """From here the load is high (a <meter>'s red): one case short of capacity."""
+        return max(self.capacity - 1, 0)
+
+    @property
+    def load_low(self) -> int:
+        """Up to here the load is low (the meter's green); amber above three quarters of capacity."""
+        return self.capacity * 3 // 4
 
 
 class License(models.Model):

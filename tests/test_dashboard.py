@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from reviews.deadlines import time_left
-from reviews.models import Case, CaseQuerySet, Holiday
+from reviews.models import Case, CaseQuerySet, Holiday, Reviewer
 from reviews.views.home import CASES_SHOWN
 from tests.factories import CaseFactory, ReviewerFactory
 
@@ -207,6 +207,20 @@ def test_reviewer_load_counts_open_cases_with_the_reviewer_against_capacity(
     assert loads[reviewer.pk].at_capacity
     assert (loads[other_reviewer.pk].open_load, loads[other_reviewer.pk].at_capacity) == (1, False)
     assert len(listed) == len(loads)  # one row per reviewer, whatever their number of cases
+
+
+def test_the_load_panel_reads_every_reviewers_load_in_one_query(reviewer, other_reviewer, django_assert_num_queries):
+    for status in (S.ASSIGNED, S.IN_REVIEW, S.SUBMITTED):
+        case_at(status, reviewer=reviewer, due=TODAY + 10 * DAY)
+        case_at(status, reviewer=other_reviewer, due=TODAY + 10 * DAY)
+
+    with django_assert_num_queries(1):
+        panel = [
+            (r.user.username, r.open_load, r.at_capacity, r.load_low, r.load_high)
+            for r in Reviewer.objects.for_load_panel()
+        ]
+
+    assert {row[0]: row[1] for row in panel} == {reviewer.user.username: 3, other_reviewer.user.username: 3}
 
 
 def test_the_dashboard_page_shows_links_priorities_and_the_time_left(client, coordinator, frozen_now):

@@ -73,7 +73,7 @@ def dashboard_context() -> dict:
             rows.filter(status=S.READY_FOR_ASSIGNMENT), by_status.get(S.READY_FOR_ASSIGNMENT, 0), now
         ),
         "submitted": _capped(rows.filter(status=S.SUBMITTED), by_status.get(S.SUBMITTED, 0), now),
-        "reviewer_loads": reviewer_loads(),
+        "reviewer_loads": list(Reviewer.objects.for_load_panel()),
         "letters": list(
             Letter.objects.needing_attention(
                 stuck_before=letter_services.stuck_since(now),
@@ -96,19 +96,3 @@ def dashboard_case_numbers(dashboard: dict) -> list[str]:
 def _capped(cases, total: int, now, field: str = "decision_due_date") -> dict:
     """The first CASES_SHOWN cases of a list with their time left, and how many there are in all."""
     return {"cases": with_time_left(cases[:CASES_SHOWN], now=now, field=field), "total": total, "cap": CASES_SHOWN}
-
-
-def reviewer_loads() -> list[Reviewer]:
-    """Active reviewers with `open_load`, their cases counting against capacity, in one aggregated query."""
-    reviewers = list(
-        Reviewer.objects.filter(active=True)
-        .select_related("user")
-        .with_open_load()
-        .order_by("user__last_name", "user__first_name", "pk")
-    )
-    for reviewer in reviewers:
-        # <meter> thresholds: amber above three quarters of capacity, red when full.
-        reviewer.load_low = reviewer.capacity * 3 // 4
-        reviewer.load_high = max(reviewer.capacity - 1, 0)
-        reviewer.at_capacity = reviewer.open_load >= reviewer.capacity
-    return reviewers
