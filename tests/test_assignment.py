@@ -375,6 +375,21 @@ def test_the_assignment_email_names_the_case_and_due_date_and_nothing_medical(
         assert medical not in email.body and medical not in email.subject
 
 
+def test_the_assignment_email_of_an_expedited_case_says_so_in_its_subject(
+    ready_case, reviewer, coordinator, mailoutbox, django_capture_on_commit_callbacks
+):
+    from reviews.tasks import notify_reviewer_assigned
+
+    Case.objects.filter(pk=ready_case.pk).update(priority=Case.Priority.EXPEDITED)
+    ready_case.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        case = services.case_assign_reviewer(case=ready_case, reviewer=reviewer, by=coordinator)
+    notify_reviewer_assigned(case.pk)
+
+    (email,) = mailoutbox
+    assert email.subject == f"IMR case {case.case_number} assigned to you (expedited)"
+
+
 def test_no_notice_is_queued_when_the_assignment_fails(
     ready_case, reviewer, coordinator, queued, django_capture_on_commit_callbacks
 ):

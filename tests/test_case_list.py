@@ -83,6 +83,19 @@ def test_the_columns_link_the_case_and_show_parties_reviewer_items_and_time_left
     assert "2 days overdue" in html
 
 
+def test_the_priority_reads_the_same_in_the_list_and_on_the_case_page(as_coordinator):
+    formulary = case_at(S.RECEIVED, priority=P.FORMULARY)
+    standard = case_at(S.RECEIVED, priority=P.STANDARD)
+    badge = '<span class="badge text-bg-info fw-normal">Formulary</span>'
+
+    listed_html = as_coordinator.get("/cases/").content.decode()
+    assert badge in listed_html
+    assert '<span class="badge text-bg-light border fw-normal">Standard</span>' in listed_html  # a column: every row
+    assert badge in as_coordinator.get(f"/cases/{formulary.case_number}/").content.decode()
+    # A case's own page marks only the exceptions.
+    assert "Standard</span>" not in as_coordinator.get(f"/cases/{standard.case_number}/").content.decode()
+
+
 def test_a_decided_case_shows_when_it_was_decided_rather_than_overdue(as_coordinator):
     case_at(S.APPROVED, due=TODAY - 20 * DAY, decision_date=TODAY - 22 * DAY)
     html = as_coordinator.get("/cases/").content.decode()

@@ -140,6 +140,19 @@ def test_the_reviewers_notice_names_the_case_and_links_the_workspace_without_med
     assert in_review.case_number in email.subject
     assert _url(in_review, "case_workspace") in email.body
     assert NEW_REQUEST not in email.body and in_review.employee_name not in email.body
+    assert "returned to you" not in email.body
+
+
+def test_the_notice_of_a_change_to_a_submitted_case_says_it_is_back_with_the_reviewer(
+    coordinator, submitted_case, mailoutbox, run_relayed, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        dispute.dispute_item_save(
+            case=submitted_case, by=coordinator, reason="Wrong body part.", position=1, body_part="Lumbar spine"
+        )
+
+    (email,) = mailoutbox
+    assert "The determination you submitted has been returned to you." in email.body
 
 
 def test_adding_an_item_puts_it_last_marked_as_added_for_the_reviewer(coordinator, in_review):

@@ -1,7 +1,8 @@
-"""Template helpers shared by the case pages: due dates with the time left, status badges, next actions."""
+"""Template helpers shared by the case pages: due dates with the time left, status and priority badges, next actions."""
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
 
 from .. import actions, deadlines
 from ..models import Case
@@ -23,15 +24,43 @@ STATUS_TONES = {
 }
 
 
-@register.inclusion_tag("reviews/includes/_status.html")
+PRIORITY_STYLES = {
+    Case.Priority.EXPEDITED: "text-bg-danger",
+    Case.Priority.FORMULARY: "text-bg-info",
+    Case.Priority.STANDARD: "text-bg-light border",
+}
+
+# The badges are written in Python, not included: they are on every row of the lists, where an
+# include per row doubles the render time (bench_pages).
+
+
+@register.simple_tag
 def status_badge(case):
-    return {"label": case.get_status_display(), "tone": STATUS_TONES.get(case.status, "dark")}
+    return format_html(
+        '<span class="badge text-bg-{} fw-normal">{}</span>',
+        STATUS_TONES.get(case.status, "dark"),
+        case.get_status_display(),
+    )
+
+
+@register.simple_tag
+def priority_badge(priority, standard=True):
+    """`{% priority_badge case.priority %}`; `standard=False` shows nothing for a standard case, where
+    only the exceptions should stand out."""
+    if priority == Case.Priority.STANDARD and not standard:
+        return ""
+    return format_html(
+        '<span class="badge {} fw-normal">{}</span>', PRIORITY_STYLES[priority], Case.Priority(priority).label
+    )
 
 
 @register.inclusion_tag("reviews/includes/_due.html")
 def due(date, priority=""):
     """A due date with the time left: `{% due case.decision_due_date case.priority %}`."""
-    return {"date": date, "left": deadlines.time_left(date, expedited=priority == "expedited", now=timezone.now())}
+    return {
+        "date": date,
+        "left": deadlines.time_left(date, expedited=priority == Case.Priority.EXPEDITED, now=timezone.now()),
+    }
 
 
 @register.inclusion_tag("reviews/includes/_decision_clock.html")
