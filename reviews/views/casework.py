@@ -30,7 +30,8 @@ CASE_PAGE = Case.objects.select_related(
     "employee_attorney",
     "requesting_provider__specialty",
     "reviewer__user",
-    "remand_of",
+    # Not remand_of: few cases are remands (for the others Django reads nothing), and each table joined
+    # adds to planning this query, which already takes PostgreSQL longer than running it.
 ).prefetch_related(
     "diagnoses",
     Prefetch("items", queryset=DisputedItem.objects.select_related("category", "subcategory")),
