@@ -1,4 +1,4 @@
-"""Load test of IMR Desk: coordinators and expert reviewers at work, against gunicorn (see loadtest/README.md).
+"""Load test of IMR Desk: coordinators and expert reviewers at work, against gunicorn (see README.md, "Load test").
 
 Coordinators log in, open the dashboard, page through and search the case list, open cases and the
 quality-review list. Reviewers log in, open their queue and the case they review, and type into its
@@ -29,6 +29,10 @@ COORDINATORS = os.environ.get("IMR_LOAD_COORDINATOR", "coordinator").split(",")
 REVIEWERS = os.environ.get("IMR_LOAD_REVIEWER", "dr.alvarez").split(",")
 # seed_demo's passwords; a superuser (admin) is a coordinator to the application.
 PASSWORDS = {"coordinator": "imr-demo-coordinator", "admin": "imr-demo-admin"}
+
+# Each simulated person comes from an address of its own, as the TLS proxy reports it in X-Forwarded-For
+# (gunicorn started with IMR_TRUSTED_PROXIES=1): allauth takes 30 sign-ins a minute from one address.
+ADDRESSES = (f"10.0.{n // 250}.{n % 250 + 1}" for n in itertools.count())
 
 MFA_AUTHENTICATE = "/accounts/2fa/authenticate/"
 TOTP_PERIOD = 30  # allauth's MFA_TOTP_PERIOD; imr/settings.py sets MFA_TOTP_TOLERANCE = 1
@@ -97,6 +101,7 @@ class Person(HttpUser):
         # Django sees https (SECURE_PROXY_SSL_HEADER), so it neither redirects nor refuses the CSRF origin.
         origin = "https://" + self.host.split("://", 1)[1].rstrip("/")
         self.client.headers.update({"X-Forwarded-Proto": "https", "Origin": origin, "Referer": origin + "/"})
+        self.client.headers["X-Forwarded-For"] = next(ADDRESSES)
         username, password = next(self.accounts)
         form = self.client.get("/accounts/login/", name="log in (form)")
         with self.client.post(
@@ -211,8 +216,10 @@ class Reviewer(Person):
                 if response.status_code == 200:
                     version = response.headers.get("X-IMR-Version", version)
                 elif response.status_code == 409:
-                    # Every simulated reviewer shares one login and case: another one saved first. The
-                    # workspace refuses the stale save, as it must; not an error of the server.
+                    # Simulated reviewers of one account share its case: another one saved first. The
+                    # workspace refuses the stale save, as it must: not an error, but counted apart, as it
+                    # answers faster than a save.
+                    response.request_meta["name"] = "autosave, stale (409)"
                     response.success()
                     break
                 else:
