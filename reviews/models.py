@@ -469,15 +469,35 @@ class CaseQuerySet(models.QuerySet):
         """Undecided cases whose decision is due from `first` to `last`, both included."""
         return self.undecided().filter(decision_due_date__range=(first, last))
 
-    def with_due_order(self):
-        """Expedited cases first, then by decision due date (cases without one last), then case number."""
+    def _expedited_first(self):
+        """`expedited_last` (0 for an expedited case, else 1) to order by: the index case_open_due_order_idx
+        starts with the same expression."""
         return self.alias(
             expedited_last=models.Case(
                 models.When(priority=Case.Priority.EXPEDITED, then=models.Value(0)),
                 default=models.Value(1),
                 output_field=models.IntegerField(),
             )
-        ).order_by("expedited_last", F("decision_due_date").asc(nulls_last=True), "case_number")
+        )
+
+    def with_due_order(self):
+        """Expedited cases first, then by decision due date (cases without one last), then case number."""
+        return self._expedited_first().order_by(
+            "expedited_last", F("decision_due_date").asc(nulls_last=True), "case_number"
+        )
+
+    def waiting_for_quality_review(self):
+        """Submitted cases as the quality-review list shows them (for_case_list's rows) with `submitted_at`,
+        their last submission: expedited first, then the longest waiting."""
+        submissions = CaseEvent.objects.submissions().filter(case=OuterRef("pk"))
+        submitted_at = models.Subquery(submissions.order_by("-created_at", "-id").values("created_at")[:1])
+        return (
+            self.for_case_list()
+            .filter(status=S.SUBMITTED)
+            .annotate(submitted_at=submitted_at)
+            ._expedited_first()
+            .order_by("expedited_last", F("submitted_at").asc(nulls_first=True), "case_number")
+        )
 
     # Long texts no list shows: left out of list rows (a summary runs to pages).
     LIST_DEFERRED = ["clinical_case_summary", "closed_reason", "qa_comments"]

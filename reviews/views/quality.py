@@ -1,8 +1,7 @@
 """Quality review: the submitted determinations waiting for a coordinator, the preview, return or approve."""
 
 from django.contrib import messages
-from django.db import models
-from django.db.models import F, OuterRef, Prefetch, Subquery
+from django.db.models import F, Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_fsm import can_proceed, has_transition_perm
@@ -21,8 +20,6 @@ QA_PER_PAGE = 50
 # Quality review works from the top (expedited, then longest waiting); past this many the page says so.
 QA_LIST_LIMIT = 1000
 
-_SUBMISSIONS = CaseEvent.objects.submissions().filter(case=OuterRef("pk"))
-
 # What the letter reads, and the review's own history: submissions, returns with their comments, approval.
 QA_PAGE = (
     letter_queryset()
@@ -40,30 +37,12 @@ QA_PAGE = (
 )
 
 
-def waiting_for_quality_review():
-    """Submitted cases with reviewer, item count and `submitted_at`: expedited first, then longest waiting."""
-    submitted_at = Subquery(_SUBMISSIONS.order_by("-created_at", "-id").values("created_at")[:1])
-    return (
-        Case.objects.for_case_list()
-        .filter(status=S.SUBMITTED)
-        .annotate(submitted_at=submitted_at)
-        .alias(
-            expedited_last=models.Case(
-                models.When(priority=Case.Priority.EXPEDITED, then=models.Value(0)),
-                default=models.Value(1),
-                output_field=models.IntegerField(),
-            )
-        )
-        .order_by("expedited_last", F("submitted_at").asc(nulls_first=True), "case_number")
-    )
-
-
 @require_GET
 @coordinator_required
 def qa_list(request):
     """The determinations waiting for quality review, 50 a page, in 6 queries however many (session, user,
     groups, the bounded count, the page, the audit entry)."""
-    paginator = BoundedPaginator(waiting_for_quality_review(), QA_PER_PAGE, limit=QA_LIST_LIMIT)
+    paginator = BoundedPaginator(Case.objects.waiting_for_quality_review(), QA_PER_PAGE, limit=QA_LIST_LIMIT)
     page = paginator.get_page(request.GET.get("page"))
     record_list_access(Case, [c.case_number for c in page], by=request.user, page="quality review list")
     return render(request, "reviews/qa_list.html", {"page": page})
