@@ -1146,6 +1146,10 @@ class DisputedItemQuerySet(models.QuerySet):
         """Where the publication date is read: the item itself on PostgreSQL, its case elsewhere."""
         return "published_on" if connections[self.db].vendor == "postgresql" else "case__decision_date"
 
+    def _newest_first(self) -> list[str]:
+        """The order of the most recently decided first (the publication-date index's)."""
+        return [f"-{self._published_on()}", "-pk"]
+
     def ranked(self, *, words: str = "", counted: bool = True):
         """(pk, found) of these items, best match first, then the newest decision: what to slice a page from.
 
@@ -1161,7 +1165,7 @@ class DisputedItemQuerySet(models.QuerySet):
         double the cost of a drug name's search.
         """
         found = models.Window(models.Count("pk")) if counted else Value(None, output_field=models.IntegerField())
-        newest = [f"-{self._published_on()}", "-pk"]
+        newest = self._newest_first()
         words = words.strip()
         if not words:
             return self.annotate(found=found).order_by(*newest).values_list("pk", "found")
@@ -1182,13 +1186,13 @@ class DisputedItemQuerySet(models.QuerySet):
         """
         if not recent_matches_only(words):
             return self
-        newest = self.order_by(f"-{self._published_on()}", "-pk").values_list("pk", flat=True)[:CHARTED_AT_MOST]
+        newest = self.order_by(*self._newest_first()).values_list("pk", flat=True)[:CHARTED_AT_MOST]
         return self.model._default_manager.filter(pk__in=list(newest))
 
     def most_recent(self, count: int):
         """The `count` most recently decided of these items (unordered): the publication-date index gives
         them without reading the others, for a search that matches a large part of the library."""
-        newest = self.order_by(f"-{self._published_on()}", "-pk").values("pk")[:count]
+        newest = self.order_by(*self._newest_first()).values("pk")[:count]
         return self.model._default_manager.filter(pk__in=newest)
 
     def for_precedent_results(self, *, words: str = ""):

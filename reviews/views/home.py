@@ -17,7 +17,7 @@ from ..services import letters as letter_services
 from .cases import with_time_left
 
 # Each case list of the dashboard shows its most urgent cases and links to the case list for the
-# rest: ten read at a glance, and the five lists render in a third of the time 25 rows took.
+# rest: ten read at a glance, and the page takes two thirds of the time it took with 25 (bench_pages).
 CASES_SHOWN = 10
 # The letter lists show more: each row is a piece of work to do, not a pointer to a queue.
 LIST_CAP = 25
