@@ -114,6 +114,15 @@ def test_bench_pages_times_every_page_beside_the_floor_and_keeps_nothing(db):
     assert Case.objects.count() == before  # rolled back
 
 
+def test_bench_pages_times_the_pages_where_production_requires_the_second_factor(db, settings):
+    settings.IMR_MFA_ENROLMENT_OPTIONAL = False  # production mode: coordinators and admins must use TOTP
+    out = io.StringIO()
+
+    call_command("bench_pages", cases=5, runs=1, only=["dashboard", "workspace", "admin case page"], stdout=out)
+
+    assert set(_figures(out.getvalue())) == {"dashboard", "workspace", "admin case page"}
+
+
 def test_bench_pages_check_fails_naming_the_pages_over_the_ratio(db):
     with pytest.raises(CommandError, match=r"over 0.01x the floor: dashboard \(\d+\.\dx\)"):
         call_command("bench_pages", cases=5, runs=1, check=0.01, only=["dashboard"], stdout=io.StringIO())

@@ -158,9 +158,13 @@ class Command(BaseCommand):
             raise CommandError("--cases and --runs must be at least 1.")
         rng = random.Random(seed)
         # DEBUG off, as in production (no query log in memory); the test client's host is allowed
-        # whatever the settings say; the floor view is added to the site's URLs.
+        # whatever the settings say; the floor view is added to the site's URLs. The personas are signed
+        # in by force_login, without the second factor production requires: it is not asked for (the
+        # check costs no query once a session has passed it, reviews.accounts.MfaRequiredMiddleware).
         hosts = [*settings.ALLOWED_HOSTS, "testserver"]
-        with override_settings(DEBUG=False, ALLOWED_HOSTS=hosts, ROOT_URLCONF=__name__):
+        with override_settings(
+            DEBUG=False, ALLOWED_HOSTS=hosts, ROOT_URLCONF=__name__, IMR_MFA_ENROLMENT_OPTIONAL=True
+        ):
             if keep:  # committed chunk by chunk: an interrupted run keeps what it wrote, the next one tops up
                 have = Case.objects.filter(case_number__startswith=CASE_PREFIX).count()
                 generated, rate = self.generate(max(0, cases - have), rng, open_cases)
