@@ -1,6 +1,7 @@
 """The precedent library in the browser: the search page with its chart, and the workspace panel beside autosave."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth.models import Group
@@ -190,6 +191,12 @@ def test_a_coordinator_searches_precedents_and_reads_the_share_overturned(
     browser_console.assert_clean("the precedent search, unfiltered")
 
 
+def settled(swapped):
+    """Wait for htmx to settle content it swapped in: it attaches the content's triggers then (20 ms on),
+    as it takes the htmx-added class off; a keystroke or a click before that is lost."""
+    expect(swapped).not_to_have_class(re.compile(r"\bhtmx-added\b"))
+
+
 def test_the_workspace_panel_shows_precedents_of_the_item_being_decided_and_leaves_autosave_alone(
     live_server, page, browser_console, screenshot, library
 ):
@@ -202,6 +209,7 @@ def test_the_workspace_panel_shows_precedents_of_the_item_being_decided_and_leav
     panel = page.locator("#precedents")
     expect(panel.get_by_role("searchbox")).to_have_value("Gabapentin")
     expect(panel.locator(".imr-precedent")).to_have_count(2)
+    settled(page.locator("#precedent-panel"))
     expect(panel.get_by_role("link", name="Open the full search")).to_have_attribute("target", "_blank")
 
     # Typing in the panel searches again, and saves nothing: no item panel is marked as edited.
@@ -214,6 +222,7 @@ def test_the_workspace_panel_shows_precedents_of_the_item_being_decided_and_leav
     expect(panel.get_by_role("searchbox")).to_have_value("Physical therapy")
     expect(panel.locator(".imr-precedent")).to_have_count(2)  # both physical therapies; not acupuncture
     expect(panel).not_to_contain_text("Acupuncture")
+    settled(page.locator("#precedent-panel"))
     panel.get_by_role("button", name="Item 1").click()
     expect(panel.locator(".imr-precedent")).to_have_count(2)
     assert posts == []
