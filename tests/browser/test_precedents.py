@@ -224,6 +224,7 @@ def test_the_workspace_panel_shows_precedents_of_the_item_being_decided_and_leav
     expect(panel).not_to_contain_text("Acupuncture")
     settled(page.locator("#precedent-panel"))
     panel.get_by_role("button", name="Item 1").click()
+    expect(panel.get_by_role("searchbox")).to_have_value("Gabapentin")
     expect(panel.locator(".imr-precedent")).to_have_count(2)
     assert posts == []
 
