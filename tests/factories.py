@@ -227,9 +227,18 @@ def confirm_public_copy(case, *, by):
     return services.public_copy_confirm(case=case, by=by, digest=public_copy.digest)
 
 
-def review_every_item(case, *, by, guideline, summary: str, rationale: str, pages: str):
+def review_every_item(
+    case,
+    *,
+    by,
+    guideline,
+    summary: str = "A 57-year-old with low back pain.",
+    rationale: str = "The request exceeds the recommended number of sessions.",
+    pages: str = "98",
+    open_documents: bool = True,
+):
     """The reviewer `by` writes the summary, upholds every item on `guideline` (the claims administrator
-    cited none) and opens every document: what submitting needs."""
+    cited none) and opens every document: what submitting needs, through the services as the workspace."""
     from reviews import services
 
     services.case_summary_save(case=case, by=by, version=case.summary_version, text=summary)
@@ -246,6 +255,7 @@ def review_every_item(case, *, by, guideline, summary: str, rationale: str, page
             internal_note="",
             rationale=rationale,
         )
-    for document in case.documents.all():
-        services.document_open(document=document, by=by)
+    if open_documents:
+        for document in case.documents.all():
+            services.document_open(document=document, by=by)
     return case

@@ -534,14 +534,7 @@ def _build_world():
         return services.case_accept(case=case, by=reviewer_a.user, attested=True) if accept else case
 
     def review(case):
-        return review_every_item(
-            case,
-            by=reviewer_a.user,
-            guideline=guideline,
-            summary="A summary.",
-            rationale="The guideline recommends fewer sessions.",
-            pages="98",
-        )
+        return review_every_item(case, by=reviewer_a.user, guideline=guideline)
 
     cases = {"received": new_case()}
     cases["assigned"] = to_reviewer_a(new_case(), accept=False)

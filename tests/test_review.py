@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reviews import letters, services
-from reviews.models import Case, CaseEvent, CaseExclusion, Citation, DisputedItem, Guideline
+from reviews.models import Case, CaseEvent, CaseExclusion, Citation, Guideline
 from reviews.services.errors import Refused
 from reviews.views.review import STALE_MESSAGE
 from tests.factories import (
@@ -21,6 +21,7 @@ from tests.factories import (
     OrganizationFactory,
     UserFactory,
     confirm_public_copy,
+    review_every_item,
 )
 
 S = Case.Status
@@ -71,23 +72,7 @@ def fresh(case) -> Case:
 
 def complete(case, reviewer, guideline, *, open_documents=True) -> Case:
     """Write a complete determination through the services, as the workspace would."""
-    services.case_summary_save(case=case, by=reviewer.user, text="A 57-year-old with low back pain.", version=0)
-    for item in case.items.all():
-        services.item_review_save(
-            item=item,
-            by=reviewer.user,
-            version=item.version,
-            decision=DisputedItem.Decision.UPHELD,
-            ca_cited_no_evidence=True,
-            ca_citations=[],
-            review_citations=[services.CitationInput(guideline=guideline, sections="Physical Medicine", pages="98")],
-            review_cited_no_evidence=False,
-            internal_note="",
-            rationale="The request exceeds the recommended number of sessions.",
-        )
-    if open_documents:
-        for document in case.documents.all():
-            services.document_open(document=document, by=reviewer.user)
+    review_every_item(case, by=reviewer.user, guideline=guideline, open_documents=open_documents)
     return fresh(case)
 
 

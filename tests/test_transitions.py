@@ -25,6 +25,7 @@ from tests.factories import (
     TreatmentCategoryFactory,
     UserFactory,
     confirm_public_copy,
+    review_every_item,
 )
 
 S = Case.Status
@@ -35,22 +36,7 @@ NOTIFY_DECLINED = "reviews.tasks.notify_coordinators_declined"
 
 def write_determination(case, by, who):
     """The reviewer's first save moves the case into review; the rest completes the determination."""
-    services.case_summary_save(case=case, by=by, version=case.summary_version, text="A 57-year-old with back pain.")
-    for item in Case.objects.get(pk=case.pk).items.all():
-        services.item_review_save(
-            item=item,
-            by=by,
-            version=item.version,
-            decision="upheld",
-            ca_cited_no_evidence=True,
-            ca_citations=[],
-            review_citations=[services.CitationInput(GuidelineFactory())],
-            review_cited_no_evidence=False,
-            rationale="Guideline criteria are not met.",
-            internal_note="",
-        )
-    for document in Case.objects.get(pk=case.pk).documents.all():
-        services.document_open(document=document, by=by)
+    review_every_item(Case.objects.get(pk=case.pk), by=by, guideline=GuidelineFactory())
 
 
 def render_letter(case, by, who):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from .. import deadlines
 from ..documents import pdf_page_count
-from ..models import Case, CaseDocument, CaseExclusion, Citation, Diagnosis, DisputedItem, Letter
+from ..models import ITEM_FIELDS, Case, CaseDocument, CaseExclusion, Citation, Diagnosis, DisputedItem, Letter
 from .cases import case_register
 from .errors import Problem, Refused
 from .notices import notice_queue
@@ -246,6 +246,11 @@ def case_remand(*, case: Case, by: AbstractBaseUser, received_on: dt.date, order
     return new
 
 
+# What a remand copies of each item: the request as intake took it (ITEM_FIELDS, by their columns:
+# no query for the category), and whether the claims administrator cited any guideline.
+_COPIED_ITEM_FIELDS = [DisputedItem._meta.get_field(name).attname for name in (*ITEM_FIELDS, "ca_cited_no_evidence")]
+
+
 def _copy_dispute(old: Case, new: Case) -> None:
     """The diagnoses, and the items the determination decided with the claims administrator's guidelines."""
     for diagnosis in old.diagnoses.all():
@@ -257,22 +262,7 @@ def _copy_dispute(old: Case, new: Case) -> None:
         copy = DisputedItem.objects.create(
             case=new,
             position=position,
-            **{
-                field: getattr(item, field)
-                for field in (
-                    "request_text",
-                    "category_id",
-                    "subcategory_id",
-                    "body_part",
-                    "side",
-                    "spinal_level",
-                    "ur_action",
-                    "authorized_part",
-                    "eligible_scope",
-                    "remaining_part",
-                    "ca_cited_no_evidence",
-                )
-            },
+            **{field: getattr(item, field) for field in _COPIED_ITEM_FIELDS},
         )
         for citation in (c for c in item.citations.all() if c.role == ca):  # one by one: audited records
             Citation.objects.create(
