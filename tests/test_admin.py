@@ -295,6 +295,16 @@ def test_past_its_limit_the_case_changelist_says_there_are_more_and_counts_no_fu
     assert "more than 2 results" in searched
 
 
+def test_the_case_changelist_shows_50_cases_a_page(admin_client):
+    CaseFactory.create_batch(51)
+
+    response = admin_client.get(admin_url(Case, "changelist"))
+
+    assert len(response.context["cl"].result_list) == 50
+    second = admin_client.get(admin_url(Case, "changelist"), {"p": 2}).context["cl"]
+    assert len(second.result_list) == min(50, Case.objects.count() - 50)
+
+
 def test_the_document_links_on_the_case_change_page_open_the_documents(admin_client, example_case):
     html = admin_client.get(admin_url(Case, "change", example_case.pk)).content.decode()
     names = [doc.file.name.rsplit("/", 1)[-1] for doc in CaseDocument.objects.filter(case=example_case)]

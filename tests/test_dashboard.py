@@ -210,6 +210,8 @@ def test_reviewer_load_counts_open_cases_with_the_reviewer_against_capacity(
 
 
 def test_the_load_panel_reads_every_reviewers_load_in_one_query(reviewer, other_reviewer, django_assert_num_queries):
+    reviewer.capacity = 3
+    reviewer.save()
     for status in (S.ASSIGNED, S.IN_REVIEW, S.SUBMITTED):
         case_at(status, reviewer=reviewer, due=TODAY + 10 * DAY)
         case_at(status, reviewer=other_reviewer, due=TODAY + 10 * DAY)
@@ -220,7 +222,11 @@ def test_the_load_panel_reads_every_reviewers_load_in_one_query(reviewer, other_
             for r in Reviewer.objects.for_load_panel()
         ]
 
-    assert {row[0]: row[1] for row in panel} == {reviewer.user.username: 3, other_reviewer.user.username: 3}
+    # (open load, at capacity, the meter's green up to, red from): amber above three quarters of capacity.
+    assert {row[0]: row[1:] for row in panel} == {
+        reviewer.user.username: (3, True, 2, 2),
+        other_reviewer.user.username: (3, False, 7, 9),
+    }
 
 
 def test_the_dashboard_page_shows_links_priorities_and_the_time_left(client, coordinator, frozen_now):

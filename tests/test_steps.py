@@ -10,7 +10,7 @@ from django.utils import timezone
 from reviews import services, tasks
 from reviews.assignment import rank_reviewers
 from reviews.letters import letter_queryset, render_letter
-from reviews.models import Case, CaseDocument, CaseEvent, CaseExclusion, Citation, DisputedItem, Letter
+from reviews.models import ITEM_FIELDS, Case, CaseDocument, CaseEvent, CaseExclusion, Citation, DisputedItem, Letter
 from reviews.services.errors import Refused
 from tests.factories import (
     CaseFactory,
@@ -241,7 +241,8 @@ def test_a_remand_opens_a_linked_case_with_the_dispute_the_records_and_the_earli
     assert list(new.diagnoses.values_list("icd10_code", flat=True)) == ["M51.26"]
     (item,) = new.items.all()
     old_item = issued.items.get()
-    assert (item.request_text, item.decision, item.rationale) == (old_item.request_text, "", "")
+    assert (item.decision, item.rationale) == ("", "")
+    assert {f: getattr(item, f) for f in ITEM_FIELDS} == {f: getattr(old_item, f) for f in ITEM_FIELDS}
     assert [c.role for c in item.citations.all()] == [Citation.Role.CLAIMS_ADMINISTRATOR]
     documents = list(new.documents.order_by("pk"))
     assert documents[0].file.name == issued.documents.get().file.name and documents[0].first_opened_at is None
@@ -355,6 +356,11 @@ def test_an_issued_case_offers_its_remand_once(client, coordinator, issued):
     html = client.get(reverse("reviews:case_detail", args=[issued.case_number])).content.decode()
     assert _url(issued, "remand") not in html
     assert f'href="/cases/{new.case_number}/"' in html  # the remand, linked
+    remand_page = client.get(reverse("reviews:case_detail", args=[new.case_number])).content.decode()
+    assert (
+        f'<dt class="col-sm-3">Remand of</dt><dd class="col-sm-9"><a href="/cases/{issued.case_number}/">'
+        in remand_page
+    )
 
 
 def test_withdrawing_from_the_page_closes_the_case(client, coordinator, in_review):
