@@ -21,7 +21,8 @@ AWKWARD = "\x00\u202e\u202d\u2066\u2069\u200b\u200f\ufeff²٣߂൧\u0301\r\n\t'\
 
 hostile_text = st.one_of(
     st.text(max_size=40),
-    st.text(alphabet=st.sampled_from(AWKWARD) | st.characters(), max_size=40),
+    # What UTF-8 can carry: a lone surrogate cannot be sent in a form or URL (the test client cannot encode it).
+    st.text(alphabet=st.sampled_from(AWKWARD) | st.characters(codec="utf-8"), max_size=40),
     # Longer than any limit: a field, a search box, a URL.
     st.builds(operator.mul, st.sampled_from(["x", "²", "\u202e", "é ", "%"]), st.integers(1_000, 30_000)),
 )
