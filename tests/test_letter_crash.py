@@ -45,14 +45,20 @@ def worker_process(transactional_db, tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "imr", "worker", "--pool=prefork", "--concurrency=1",
          "-n", hostname, "-l", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
         assert _wait_for(lambda: app.control.ping(destination=[hostname], timeout=0.5), 60), "worker did not start"
         yield hostname, tmp_path / "media"
     finally:
+        # A warm shutdown waits for the task in hand (seed_demo queues other letters): under CI load
+        # that can outlast any wait, so what has not stopped by then is killed, pool processes too.
         process.terminate()
-        process.wait(30)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def test_killing_the_rendering_process_leaves_exactly_one_ready_letter_and_one_pdf(worker_process):
