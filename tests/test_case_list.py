@@ -103,6 +103,13 @@ def test_a_decided_case_shows_when_it_was_decided_rather_than_overdue(as_coordin
     assert "days overdue" not in html
 
 
+def test_a_case_closed_without_a_decision_shows_its_due_date_without_a_clock(as_coordinator):
+    case_at(S.WITHDRAWN, due=TODAY - 20 * DAY)
+    html = as_coordinator.get("/cases/?status=all").content.decode()
+    assert '<span class="text-nowrap">09/24/2026</span></td>' in html  # neither red nor counting
+    assert "overdue</span>" not in html
+
+
 def test_a_case_without_items_counts_zero(as_coordinator):
     case_at(S.RECEIVED)
     assert as_coordinator.get("/cases/").context["page"][0].item_count == 0

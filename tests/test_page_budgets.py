@@ -32,7 +32,7 @@ BUDGETS = {
     "assign": 15,
     # the bounded count, the page, the audit entry
     "QA list": 6,
-    "QA page": 15,
+    "QA page": 14,
     # the case, its letters and notices, their deliveries, the unserved ones, the audit entry
     "letters page": 8,
     "reviewer queue": 6,

@@ -30,20 +30,17 @@ class PublicCopy:
         return [s for p in self.passages for s in p.spans]
 
 
-def public_copy_of(case: Case, *, submitted_at=None) -> PublicCopy:
+def public_copy_of(case: Case) -> PublicCopy:
     """The public copy as the letter task would render it now, and what stands between it and approval.
 
-    `case` comes from letters.letter_queryset(); `submitted_at` is the last submission's time, read from
-    the case's events when not given.
+    `case` comes from letters.letter_queryset().
     """
     passages = redaction.redactor_for(case).passages(letters.public_passages(case, settings.IMR_LETTER_LAYOUT))
     digest = redaction.digest(passages)
     choices = redaction.choices_of(case)
-    if submitted_at is None:
-        submitted_at = CaseEvent.objects.submissions().filter(case=case).values_list("created_at", flat=True).last()
     if choices is None or choices.confirmed_at is None:
         problem = "The public copy has not been confirmed."
-    elif submitted_at and choices.confirmed_at < submitted_at:
+    elif case.submitted_at and choices.confirmed_at < case.submitted_at:
         problem = "The reviewer submitted again since the public copy was confirmed: check it and confirm again."
     elif choices.confirmed_digest != digest:
         problem = "The public copy changed since it was confirmed: check it and confirm again."

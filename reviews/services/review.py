@@ -212,7 +212,7 @@ def case_submit(*, case: Case, by: AbstractBaseUser) -> Case:
     case = case_lock(case, "submit", by=by)
     if problems := submission_problems(case):
         raise Refused(*problems, code="incomplete")
-    return case_transition(case, "submit", by=by, note="submitted for quality review")
+    return case_transition(case, "submit", by=by, note="submitted for quality review", submitted_at=timezone.now())
 
 
 @transaction.atomic

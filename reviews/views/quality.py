@@ -62,8 +62,6 @@ def _render_qa(
     if not hasattr(case, "review_events"):  # an action's lean fetch, shown again with what went wrong
         case = QA_PAGE.get(pk=case.pk)
     reviewing = has_transition_perm(case.approve, request.user)  # and so return it: the same role and status
-    # The review events come newest first: the first move into submitted is the last submission.
-    submitted_at = next((e.created_at for e in case.review_events if e.to_status == S.SUBMITTED), None)
     context = {
         # No reviewer, no determination to preview (a coordinator may open this page for any case).
         "letter_html": render_letter(case=case, fmt="html") if case.reviewer_id else "",
@@ -74,7 +72,7 @@ def _render_qa(
         "approval_refused": refused,
         "public_copy_refused": public_copy_refused,
         # Whether approval may go ahead with the public copy as it stands (only asked while in review).
-        "public_copy": services.public_copy_of(case, submitted_at=submitted_at) if reviewing else None,
+        "public_copy": services.public_copy_of(case) if reviewing else None,
         "reviewing": reviewing,
         "return_form": return_form or ReturnForm(),
         "approve_form": approve_form or ApproveForm(),

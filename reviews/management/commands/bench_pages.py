@@ -337,6 +337,10 @@ class Command(BaseCommand):
             fields["date_assigned"] = fields["records_complete_date"]
         if status in S.FINAL:
             fields["decision_date"] = min(fields["decision_due_date"] - rng.randint(-1, 5) * day, today)
+        if status == S.SUBMITTED or status in S.FINAL:  # submitted at some hour since the records were complete
+            submitted = fields.get("decision_date", today) - rng.randint(0, 3) * day
+            hour = dt.time(rng.randint(7, 19), rng.randint(0, 59))
+            fields["submitted_at"] = dt.datetime.combine(max(submitted, fields["records_complete_date"]), hour, dt.UTC)
         if status == S.INELIGIBLE:
             fields["closed_reason"] = "Application filed more than 30 days after service of the UR decision."
         return {

@@ -133,6 +133,7 @@ class Command(BaseCommand):
                 case = Case(
                     **fields,
                     status=Case.Status.SUBMITTED,  # a soak fixture, written at its stage like the demo data
+                    submitted_at=timezone.now(),
                     claim_number=f"SOAK-{run}-{n:04d}",
                     case_number=case_number_next(year=timezone.localdate().year),
                 )
