@@ -4,6 +4,8 @@ kept current by triggers; the indexes of full-text and trigram search (PostgreSQ
 import django.contrib.postgres.search
 from django.db import migrations, models
 
+from ._postgresql import on_postgresql
+
 # Triggers rather than a GeneratedField or code in save(): the vector cannot be generated on SQLite
 # (no to_tsvector) and the publication date comes from another table; code in the services would
 # miss the admin, the importer's bulk writes and any update(). A trigger fires whichever code writes.
@@ -81,15 +83,6 @@ PUBLISHED_ON_BACK = [
 ]
 
 
-def _on_postgresql(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for sql in statements:
-                schema_editor.execute(sql, params=None)  # no parameters: $$ bodies go through as written
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("reviews", "0012_outbox_and_letter_status_time")]
 
@@ -114,6 +107,6 @@ class Migration(migrations.Migration):
             ),
         ),
         # The extension is not dropped on the way back: other objects of the database may use it.
-        migrations.RunPython(_on_postgresql(SEARCH_VECTOR), _on_postgresql(SEARCH_VECTOR_BACK), elidable=False),
-        migrations.RunPython(_on_postgresql(PUBLISHED_ON), _on_postgresql(PUBLISHED_ON_BACK), elidable=False),
+        migrations.RunPython(on_postgresql(SEARCH_VECTOR), on_postgresql(SEARCH_VECTOR_BACK), elidable=False),
+        migrations.RunPython(on_postgresql(PUBLISHED_ON), on_postgresql(PUBLISHED_ON_BACK), elidable=False),
     ]

@@ -4,6 +4,8 @@ of the case table kept fresh for the dashboard's estimated closed counts."""
 
 from django.db import migrations, models
 
+from ._postgresql import on_postgresql
+
 # PostgreSQL only, as in 0013: GIN and trigram operator classes do not exist on SQLite, whose search
 # reads the rows. The case list and the admin search with icontains, UPPER(column) LIKE UPPER('%word%'):
 # a trigram index on UPPER(column) answers that without reading every case.
@@ -22,15 +24,6 @@ TRIGRAMS_BACK = [
     "ALTER TABLE reviews_case RESET (autovacuum_analyze_scale_factor)",
     *(f"DROP INDEX IF EXISTS case_{column}_trgm_idx" for column in SEARCHED),
 ]
-
-
-def _on_postgresql(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for sql in statements:
-                schema_editor.execute(sql, params=None)
-
-    return run
 
 
 class Migration(migrations.Migration):
@@ -73,5 +66,5 @@ class Migration(migrations.Migration):
                 name="case_awaiting_records_idx",
             ),
         ),
-        migrations.RunPython(_on_postgresql(TRIGRAMS), _on_postgresql(TRIGRAMS_BACK), elidable=False),
+        migrations.RunPython(on_postgresql(TRIGRAMS), on_postgresql(TRIGRAMS_BACK), elidable=False),
     ]

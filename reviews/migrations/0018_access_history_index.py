@@ -7,19 +7,13 @@ developer's database, scans.
 
 from django.db import migrations
 
+from ._postgresql import on_postgresql
+
 INDEX = (
     "CREATE INDEX IF NOT EXISTS reviews_logentry_reads_gin ON auditlog_logentry "
     "USING gin (additional_data jsonb_path_ops) WHERE action = 3"
 )
 INDEX_BACK = "DROP INDEX IF EXISTS reviews_logentry_reads_gin"
-
-
-def _on_postgresql(sql):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
-
-    return run
 
 
 class Migration(migrations.Migration):
@@ -28,4 +22,4 @@ class Migration(migrations.Migration):
         ("auditlog", "0017_add_actor_email"),
     ]
 
-    operations = [migrations.RunPython(_on_postgresql(INDEX), _on_postgresql(INDEX_BACK), elidable=False)]
+    operations = [migrations.RunPython(on_postgresql([INDEX]), on_postgresql([INDEX_BACK]), elidable=False)]
