@@ -4,6 +4,7 @@ from auditlog.mixins import AuditlogHistoryAdminMixin
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.http import Http404
 from django.urls import reverse
 from django.utils.html import format_html
@@ -35,7 +36,7 @@ from .models import (
     Specialty,
     TreatmentCategory,
 )
-from .pagination import BoundedPaginator
+from .pagination import SEARCH_LIMIT, BoundedPaginator
 from .permissions import is_coordinator
 from .roles import COORDINATOR_PERMISSIONS
 
@@ -513,7 +514,8 @@ class CaseAdmin(CaseDataReadsAudited, FinalCaseReadOnlyMixin, AuditedAdmin):
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         # The list says "more than" past the limit (templates/admin/reviews/case/pagination.html).
-        return BoundedPaginator(queryset, per_page, limit=ADMIN_CASE_LIMIT, orphans=orphans)
+        limit = SEARCH_LIMIT if request.GET.get(SEARCH_VAR) else ADMIN_CASE_LIMIT
+        return BoundedPaginator(queryset, per_page, limit=limit, orphans=orphans)
 
     def save_model(self, request, obj, form, change):
         if not change:

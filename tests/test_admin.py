@@ -283,15 +283,16 @@ def test_the_case_changelist_costs_the_same_queries_with_20_more_cases(admin_cli
 
 
 def test_past_its_limit_the_case_changelist_says_there_are_more_and_counts_no_further(admin_client):
-    for n in range(1, 4):
+    for n in range(1, 5):
         CaseFactory(case_number=f"CM99-{n:07d}")
     url = admin_url(Case, "changelist")
 
-    with mock.patch("reviews.admin.ADMIN_CASE_LIMIT", 2):
+    # A search counts to a lower limit (reviews.pagination.SEARCH_LIMIT).
+    with mock.patch("reviews.admin.ADMIN_CASE_LIMIT", 3), mock.patch("reviews.admin.SEARCH_LIMIT", 2):
         listed = admin_client.get(url).content.decode()
         searched = admin_client.get(url, {"q": "CM99"}).content.decode()
 
-    assert "More than 2 cases: filter or search to see the rest" in listed
+    assert "More than 3 cases: filter or search to see the rest" in listed
     assert "more than 2 results" in searched
 
 

@@ -338,3 +338,21 @@ def test_past_its_limit_the_list_says_there_are_more_and_pages_only_that_far(as_
     )
     assert response.context["page"].number == 2  # the last page offered, however far the link asked
     assert len(response.context["page"]) == 1
+
+
+def test_a_search_counts_to_a_lower_limit_and_asks_for_another_word(as_coordinator):
+    _many_cases(4)
+
+    with (
+        mock.patch("reviews.views.cases.CASE_LIST_LIMIT", 3),
+        mock.patch("reviews.views.cases.SEARCH_LIMIT", 2),
+        mock.patch("reviews.views.cases.CASES_PER_PAGE", 2),
+    ):
+        listed_all = as_coordinator.get("/cases/").content.decode()
+        searched = as_coordinator.get("/cases/?q=cm")  # every case number
+
+    assert "More than 3 cases: the first 3 are listed" in listed_all
+    assert "More than 2 cases: the first 2 are listed; add a word or a filter to find the rest" in (
+        searched.content.decode()
+    )
+    assert len(searched.context["page"]) == 2

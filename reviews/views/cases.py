@@ -1,4 +1,5 @@
-"""The coordinator's case list: filtered, searched and sorted by due date, 50 cases a page, 1,000 at most."""
+"""The coordinator's case list: filtered, searched and sorted by due date, 50 cases a page, 1,000 at most (250 for a
+search)."""
 
 import datetime as dt
 
@@ -10,7 +11,7 @@ from .. import deadlines
 from ..audit import record_list_access
 from ..filters import CaseFilter
 from ..models import Case
-from ..pagination import BoundedPaginator
+from ..pagination import SEARCH_LIMIT, BoundedPaginator
 from ..permissions import coordinator_required
 
 CASES_PER_PAGE = 50
@@ -32,13 +33,17 @@ def with_time_left(cases, *, now: dt.datetime, field: str = "decision_due_date")
 def case_list(request):
     """Every case a coordinator may look for: open ones by default, expedited first, then by due date."""
     filterset = CaseFilter(request.GET, queryset=Case.objects.for_case_list())
-    page = BoundedPaginator(filterset.qs, CASES_PER_PAGE, limit=CASE_LIST_LIMIT).get_page(request.GET.get("page"))
+    cases = filterset.qs
+    searching = bool(filterset.form.cleaned_data.get("q"))
+    limit = SEARCH_LIMIT if searching else CASE_LIST_LIMIT
+    page = BoundedPaginator(cases, CASES_PER_PAGE, limit=limit).get_page(request.GET.get("page"))
     page.object_list = with_time_left(page.object_list, now=timezone.now())
     record_list_access(Case, [c.case_number for c in page.object_list], by=request.user, page="case list")
     sort = filterset.form.cleaned_data.get("sort", "")
     context = {
         "filter": filterset,
         "page": page,
+        "searching": searching,
         "sort": sort,
         # The due-date heading goes round: expedited first (default), earliest first, latest first.
         "next_sort": {"": "due", "due": "-due"}.get(sort),
