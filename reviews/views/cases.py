@@ -33,7 +33,7 @@ def with_time_left(cases, *, now: dt.datetime, field: str = "decision_due_date")
 def case_list(request):
     """Every case a coordinator may look for: open ones by default, expedited first, then by due date."""
     filterset = CaseFilter(request.GET, queryset=Case.objects.for_case_list())
-    cases = filterset.qs
+    cases = filterset.qs  # validates the filters: cleaned_data is read below
     searching = bool(filterset.form.cleaned_data.get("q"))
     limit = SEARCH_LIMIT if searching else CASE_LIST_LIMIT
     page = BoundedPaginator(cases, CASES_PER_PAGE, limit=limit).get_page(request.GET.get("page"))
