@@ -453,6 +453,12 @@ class CaseStatus(models.TextChoices):
 S = CaseStatus
 
 
+def expedited_last():
+    """0 for an expedited case, else 1: what the lists order by first. The indexes of those orders start
+    with the same expression, so that PostgreSQL reads a page of them in index order."""
+    return models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1))
+
+
 class CaseQuerySet(models.QuerySet):
     def open(self):
         return self.exclude(status__in=S.CLOSED)
@@ -470,15 +476,8 @@ class CaseQuerySet(models.QuerySet):
         return self.undecided().filter(decision_due_date__range=(first, last))
 
     def _expedited_first(self):
-        """`expedited_last` (0 for an expedited case, else 1) to order by: the index case_open_due_order_idx
-        starts with the same expression."""
-        return self.alias(
-            expedited_last=models.Case(
-                models.When(priority=Case.Priority.EXPEDITED, then=models.Value(0)),
-                default=models.Value(1),
-                output_field=models.IntegerField(),
-            )
-        )
+        """`expedited_last` (expedited_last()) to order by."""
+        return self.alias(expedited_last=expedited_last())
 
     def with_due_order(self):
         """Expedited cases first, then by decision due date (cases without one last), then case number."""
@@ -795,7 +794,7 @@ class Case(FSMModelMixin, models.Model):
             # The lists' default order (expedited first, then due date) over open cases only:
             # the dashboard's due lists and the case list's first page read it in index order.
             models.Index(
-                models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1)),
+                expedited_last(),
                 F("decision_due_date"),
                 F("case_number"),
                 name="case_open_due_order_idx",
@@ -803,14 +802,14 @@ class Case(FSMModelMixin, models.Model):
             ),
             # The same order over every case (the case list's "all cases", closed history included).
             models.Index(
-                models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1)),
+                expedited_last(),
                 F("decision_due_date"),
                 F("case_number"),
                 name="case_due_order_idx",
             ),
             # The quality-review list in its order: a page of it reads 50 index entries, whatever the backlog.
             models.Index(
-                models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1)),
+                expedited_last(),
                 F("submitted_at"),
                 F("case_number"),
                 name="case_qa_wait_idx",
@@ -820,7 +819,7 @@ class Case(FSMModelMixin, models.Model):
             models.Index(fields=["application_received_date"], name="case_received_idx"),
             # The dashboard's list of cases awaiting records, in the order it shows them.
             models.Index(
-                models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1)),
+                expedited_last(),
                 F("records_due_date"),
                 F("case_number"),
                 name="case_awaiting_records_idx",
@@ -1194,14 +1193,15 @@ class DisputedItemQuerySet(models.QuerySet):
         """
         if not recent_matches_only(words):
             return self
-        newest = self.order_by(*self._newest_first()).values_list("pk", flat=True)[:CHARTED_AT_MOST]
-        return self.model._default_manager.filter(pk__in=list(newest))
+        return self.model._default_manager.filter(pk__in=list(self._newest_pks(CHARTED_AT_MOST)))
 
     def most_recent(self, count: int):
         """The `count` most recently decided of these items (unordered): the publication-date index gives
         them without reading the others, for a search that matches a large part of the library."""
-        newest = self.order_by(*self._newest_first()).values("pk")[:count]
-        return self.model._default_manager.filter(pk__in=newest)
+        return self.model._default_manager.filter(pk__in=self._newest_pks(count))
+
+    def _newest_pks(self, count: int):
+        return self.order_by(*self._newest_first()).values_list("pk", flat=True)[:count]
 
     def for_precedent_results(self, *, words: str = ""):
         """Rows of result pages (filter them by the ids of ranked()), 4 queries whatever their number.
