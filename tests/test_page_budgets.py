@@ -41,6 +41,9 @@ BUDGETS = {
     "precedent search": 14,
     # the most recent matches of several words (read once), a count by category, guideline and specialty
     "precedent chart": 8,
+    # a filter alone: as with words, plus the category asked for (the filter checks its choice)
+    "precedent search, category": 15,
+    "precedent chart, category": 9,
     # the bounded count, the page, the filters' catalogues (no total count: show_full_result_count)
     "admin case list": 7,
     "admin case list, search": 7,

@@ -175,6 +175,27 @@ def test_several_words_rank_their_most_recent_matches_and_the_page_says_how_many
     assert "most recent are ranked" not in client.get(SEARCH, {"q": "therapy"}).content.decode()
 
 
+def test_filters_alone_rank_and_chart_their_most_recent_matches(client, reviewer, monkeypatch):
+    """A category alone matches a share of the whole library, which grows with every decision issued."""
+    monkeypatch.setattr(models, "RANKED_AT_MOST", 3)
+    monkeypatch.setattr(models, "CHARTED_AT_MOST", 4)
+    for day in range(1, 7):
+        decided(f"Physical therapy {day} sessions", reviewer=reviewer, on=dt.date(2026, 1, day))
+    category = DisputedItem.objects.values_list("category_id", flat=True).first()
+    client.force_login(reviewer.user)
+
+    response = client.get(SEARCH, {"category": category})
+    assert [r.item.request_text for r in response.context["rows"]] == [
+        f"Physical therapy {d} sessions" for d in (6, 5, 4)
+    ]
+    assert "3+ found: the 3 most recent are ranked" in response.content.decode()
+    assert "of the 4 most recent items" in client.get(CHART, {"category": category}).content.decode()
+    monkeypatch.setattr(models, "RANKED_AT_MOST", 10)
+    monkeypatch.setattr(models, "CHARTED_AT_MOST", 10)
+    assert "6 found" in client.get(SEARCH, {"category": category}).content.decode()
+    assert "of 6 items" in client.get(CHART, {"category": category}).content.decode()
+
+
 NORCO, ACUPUNCTURE, LYRICA = "Norco 10/325 mg #90", "Acupuncture 6 sessions", "Lyrica 75 mg"
 
 

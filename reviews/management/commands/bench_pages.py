@@ -403,6 +403,8 @@ class Command(BaseCommand):
             ("preview", "reviewer", f"/cases/{in_review}/review/preview/"),
             ("precedent search", "reviewer", "/precedents/?q=physical+therapy"),
             ("precedent chart", "reviewer", "/precedents/chart/?q=physical+therapy"),
+            ("precedent search, category", "reviewer", f"/precedents/?category={category}"),
+            ("precedent chart, category", "reviewer", f"/precedents/chart/?category={category}"),
             ("admin case list", "admin", "/admin/reviews/case/"),
             ("admin case list, search", "admin", f"/admin/reviews/case/?q={surname}"),
             ("admin case page", "admin", f"/admin/reviews/case/{in_review.pk}/change/"),
