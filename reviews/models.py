@@ -1046,14 +1046,13 @@ class Guideline(models.Model):
 # The precedent search marks the matched words of a rationale excerpt with these two characters;
 # reviews.precedents escapes the text, then turns them into <mark> tags.
 MATCH_START, MATCH_END = "\u27e6", "\u27e7"  # ⟦ ⟧: never typed in a rationale
-# A search by several words, or by filters alone, ranks this many of its matches, the most recent: ranking
-# reads every ranked row's search vector, 100 ms for the 20,000 items "physical therapy" finds in 100,000
-# (a category alone: 2.8 s a page at 1,000,000 cases, 44 ms with this), and the most recent 200 come
-# from the publication-date index in a few milliseconds.
+# A search ranks RANKED_AT_MOST of its matches, and its share overturned counts CHARTED_AT_MOST, the most
+# recent, when it has more (DisputedItemQuerySet.most_recent). At 1,000,000 cases, ranking all 370,000
+# items of one common word ("therapy") took 3.8 s, counting every item of a category 2.8 s, and walking
+# the whole library for two common words that never meet 2.9 s.
 RANKED_AT_MOST = 200
-# The share overturned of such a search counts this many of its matches, the most recent: the 200,000
-# items "physical therapy" finds in 1,000,000 take a second to count, 1,000 a few hundredths.
 CHARTED_AT_MOST = 1000
+RECENT_SPAN = 100
 
 
 def _one_word(words: str) -> bool:
@@ -1061,22 +1060,14 @@ def _one_word(words: str) -> bool:
     return len(words.split()) == 1
 
 
-def recent_matches_only(words: str) -> bool:
-    """Whether a search by `words` ranks and charts only its most recent matches (RANKED_AT_MOST,
-    CHARTED_AT_MOST): any but one word. Several words, or filters alone, can match a share of the whole
-    library, which grows with every decision issued; one word, a drug name say, finds a few thousand at most."""
-    return not _one_word(words)
+def more_than_ranked(found: int | None) -> bool:
+    """Whether a search of which DisputedItemQuerySet.ranked() counted `found` may match more than it ranked."""
+    return found == RANKED_AT_MOST
 
 
-def more_than_ranked(words: str, found: int | None) -> bool:
-    """Whether a search by `words`, of which DisputedItemQuerySet.ranked() counted `found`, matches more
-    than it ranked."""
-    return recent_matches_only(words) and found == RANKED_AT_MOST
-
-
-def more_than_charted(words: str, counted: int) -> bool:
-    """Whether a search by `words`, of whose matches DisputedItemQuerySet.charted() has `counted`, matches more."""
-    return recent_matches_only(words) and counted == CHARTED_AT_MOST
+def more_than_charted(counted: int) -> bool:
+    """Whether a search of whose matches DisputedItemQuerySet.charted() has `counted` may match more."""
+    return counted == CHARTED_AT_MOST
 
 
 class DisputedItemQuerySet(models.QuerySet):
@@ -1165,10 +1156,8 @@ class DisputedItemQuerySet(models.QuerySet):
         Narrow on purpose: the database carries only ids and ranks through the sort, and counts the
         ranked matches in the same pass (`found`, COUNT(*) OVER ()).
         Not `counted` (found is None), the newest items come straight from an index, however many.
-        Several words, or none (filters alone), rank and count the RANKED_AT_MOST most recent matches
-        only (found is at most that). One word ranks all its matches: a drug name finds a few thousand
-        at most, and to find the most recent the database would test each newest item's request for
-        trigram similarity, a hundred milliseconds at 100,000 items.
+        Counted, a search with many recent matches ranks and counts its RANKED_AT_MOST most recent
+        only (see most_recent(); found is then that number).
         Rank on PostgreSQL: ts_rank of the words (requests found only by a misspelt word's trigram
         similarity rank last, newest first); the similarity itself, computed for every match, would
         double the cost of a drug name's search.
@@ -1176,7 +1165,8 @@ class DisputedItemQuerySet(models.QuerySet):
         found = models.Window(models.Count("pk")) if counted else Value(None, output_field=models.IntegerField())
         newest = self._newest_first()
         words = words.strip()
-        items = self.most_recent(RANKED_AT_MOST) if counted and recent_matches_only(words) else self
+        recent = self.most_recent(RANKED_AT_MOST, words=words) if counted else None
+        items = self if recent is None else self.model._default_manager.filter(pk__in=recent)
         items = items.annotate(found=found)
         if words and connections[self.db].vendor == "postgresql":
             query = SearchQuery(words, search_type="websearch", config="english")
@@ -1187,22 +1177,33 @@ class DisputedItemQuerySet(models.QuerySet):
 
     def charted(self, *, words: str = ""):
         """What the share overturned of a search by `words` counts: its CHARTED_AT_MOST most recent
-        matches (see recent_matches_only), or all the matches of one word.
+        matches (see most_recent()), or all of them.
 
-        The most recent matches are read here, once (a query): as a subquery, each of the three counts
-        of overturned_shares() would search again, three times the cost of the search.
+        The most recent matches are read here, once: as a subquery, each of the three counts of
+        overturned_shares() would search again, three times the cost of the search.
         """
-        if not recent_matches_only(words):
-            return self
-        return self.model._default_manager.filter(pk__in=list(self._newest_pks(CHARTED_AT_MOST)))
+        recent = self.most_recent(CHARTED_AT_MOST, words=words)
+        return self if recent is None else self.model._default_manager.filter(pk__in=recent)
 
-    def most_recent(self, count: int):
-        """The `count` most recently decided of these items (unordered): the publication-date index gives
-        them without reading the others, for a search that matches a large part of the library."""
-        return self.model._default_manager.filter(pk__in=self._newest_pks(count))
+    def most_recent(self, count: int, *, words: str = "") -> list[int] | None:
+        """The ids of the `count` most recently decided of these items (all of them if fewer match), or
+        None: read them all.
 
-    def _newest_pks(self, count: int):
-        return self.order_by(*self._newest_first()).values_list("pk", flat=True)[:count]
+        Filters alone: the planner's statistics tell how many they match, so it walks the publication-date
+        index, newest first, while they match many, and starts from their own indexes when they match few.
+        Words: it misjudges them (a phrase's words come together; a misspelling matches by trigrams), so
+        only the library's count × RECENT_SPAN newest decisions are searched (2 queries: the date they run
+        from, then the search), and a search without `count` matches there is rare enough to read whole.
+        """
+        newest = self._newest_first()
+        recent = self
+        if words := words.strip():
+            published_on, span = self._published_on(), count * RECENT_SPAN
+            library = self.model._default_manager.filter(**{f"{published_on}__isnull": False}).order_by(*newest)
+            if since := list(library.values_list(published_on, flat=True)[span : span + 1]):
+                recent = self.filter(**{f"{published_on}__gte": since[0]})
+        ids = list(recent.order_by(*newest).values_list("pk", flat=True)[:count])
+        return ids if len(ids) == count or not words else None
 
     def for_precedent_results(self, *, words: str = ""):
         """Rows of result pages (filter them by the ids of ranked()), 4 queries whatever their number.

@@ -38,11 +38,12 @@ BUDGETS = {
     "reviewer queue": 6,
     "workspace": 11,
     "preview": 16,
-    "precedent search": 14,
-    # the most recent matches of several words (read once), a count by category, guideline and specialty
-    "precedent chart": 8,
-    # a filter alone: as with words, plus the category asked for (the filter checks its choice)
-    "precedent search, category": 15,
+    "precedent search": 16,
+    # the newest decisions' date and the most recent matches in them, a count by category, guideline and specialty
+    "precedent chart": 9,
+    # a filter alone: the most recent matches (no date: the walk stops where they are), the category asked
+    # for (the filter checks its choice)
+    "precedent search, category": 16,
     "precedent chart, category": 9,
     # the bounded count, the page, the filters' catalogues (no total count: show_full_result_count)
     "admin case list": 7,

@@ -149,11 +149,17 @@ def test_a_match_in_the_request_ranks_above_a_match_in_the_rationale_and_excerpt
     assert "\u27e6gabapentin\u27e7 helped" in rows[1].headline
 
 
-def test_several_words_rank_their_most_recent_matches_and_the_page_says_how_many_match(client, reviewer, monkeypatch):
-    """Ranking reads every ranked match: a common phrase ranks its most recent matches, not 20,000."""
+def test_a_search_ranks_its_most_recent_matches_when_the_newest_decisions_hold_enough_else_all(
+    client, reviewer, monkeypatch
+):
+    """Ranking reads every ranked match: a common phrase or word ranks its most recent matches, not 200,000;
+    one whose matches are not among the newest decisions is rare enough to be ranked in full."""
     monkeypatch.setattr(models, "RANKED_AT_MOST", 3)
+    monkeypatch.setattr(models, "RECENT_SPAN", 2)  # the newest 6 decisions for 3 matches
     for day in range(1, 26):
         decided(f"Physical therapy {day} sessions", reviewer=reviewer, on=dt.date(2026, 1, day))
+    for day in range(1, 11):
+        decided(f"Acupuncture {day} sessions", reviewer=reviewer, on=dt.date(2025, 3, day))
 
     rows, found = ranked_rows(
         DisputedItem.objects.precedents(words="physical therapy"), words="physical therapy", start=0, stop=20
@@ -161,18 +167,20 @@ def test_several_words_rank_their_most_recent_matches_and_the_page_says_how_many
     assert found == 3 and sorted(r.request_text for r in rows) == [
         f"Physical therapy {d} sessions" for d in (23, 24, 25)
     ]
-    _, found = ranked_rows(DisputedItem.objects.precedents(words="therapy"), words="therapy", start=0, stop=20)
-    assert found == 25  # one word (a drug name, say) ranks all its matches
+    _, found = ranked_rows(DisputedItem.objects.precedents(words="acupuncture"), words="acupuncture", start=0, stop=20)
+    assert found == 10
 
     client.force_login(reviewer.user)
-    page = client.get(SEARCH, {"q": "physical therapy"}).content.decode()
-    assert "3+ found: the 3 most recent are ranked; add words or filters to rank them all" in page
-    monkeypatch.setattr(models, "CHARTED_AT_MOST", 10)
-    assert "of the 10 most recent items" in client.get(CHART, {"q": "physical therapy"}).content.decode()
-    assert "of 25 items" in client.get(CHART, {"q": "therapy"}).content.decode()
+    for words in ("physical therapy", "therapy"):
+        page = client.get(SEARCH, {"q": words}).content.decode()
+        assert "3+ found: the 3 most recent are ranked; add words or filters to rank them all" in page
+    rare = client.get(SEARCH, {"q": "acupuncture"}).content.decode()
+    assert "10 found" in rare and "most recent are ranked" not in rare
+    monkeypatch.setattr(models, "CHARTED_AT_MOST", 5)
+    assert "of the 5 most recent items" in client.get(CHART, {"q": "therapy"}).content.decode()
+    assert "of 10 items" in client.get(CHART, {"q": "acupuncture"}).content.decode()
     past_the_end = client.get(SEARCH, {"q": "physical therapy", "page": "2"})  # 25 match, 3 are ranked
     assert len(past_the_end.context["rows"]) == 3  # the last page of the ranked ones
-    assert "most recent are ranked" not in client.get(SEARCH, {"q": "therapy"}).content.decode()
 
 
 def test_filters_alone_rank_and_chart_their_most_recent_matches(client, reviewer, monkeypatch):
@@ -277,20 +285,21 @@ def test_the_statistics_count_the_share_overturned_by_category_guideline_and_spe
     assert rows("specialty") == [("Physical Medicine and Rehabilitation", 5, 3), ("Pain Medicine", 2, 1)]
 
 
-def test_a_page_of_results_costs_five_queries_and_the_statistics_three_however_many_precedents(
+def test_a_page_of_results_costs_seven_queries_and_the_statistics_five_however_many_precedents(
     reviewer, odg, django_assert_num_queries
 ):
     for n in range(25):
         decided(f"Acupuncture {n} sessions", reviewer=reviewer, guideline=odg)
     items = DisputedItem.objects.precedents(words="acupuncture")
-    # The ranked ids with the number found (1); their rows with categories (1); their cases with the
-    # parties (1); the review's citations (1); their cases' items, which the public copy's redaction reads (1).
-    with django_assert_num_queries(5):
+    # Whether the newest decisions hold enough matches: the date they start from (1) and the walk (1); the
+    # ranked ids with the number found (1); their rows with categories (1); their cases with the parties (1);
+    # the review's citations (1); their cases' items, which the public copy's redaction reads (1).
+    with django_assert_num_queries(7):
         rows, found = ranked_rows(items, words="acupuncture", start=20, stop=40)
         assert [len(r.review_citations) for r in rows] == [1] * 5 and found == 25
-    # One GROUP BY each: categories, guidelines, specialties.
-    with django_assert_num_queries(3):
-        items.overturned_shares()
+    # The newest decisions' date and the walk (as above); one GROUP BY each: categories, guidelines, specialties.
+    with django_assert_num_queries(5):
+        items.charted(words="acupuncture").overturned_shares()
 
 
 @pytest.mark.parametrize(
@@ -424,14 +433,14 @@ def test_the_search_page_costs_the_same_queries_with_3_or_30_precedents(
     for i in range(n):
         decided(f"Acupuncture {i} sessions", reviewer=reviewer, guideline=odg, subcategory="Acupuncture")
     client.force_login(reviewer.user)
-    # Session, user, groups, reviewer (4); the ranked ids with the number found (1), their rows (1),
-    # cases (1), citations (1) and cases' items (1); the filter's choices: categories, subcategories,
-    # guidelines, specialties (4); the audit entry naming the cases shown (1).
-    with django_assert_num_queries(14):
+    # Session, user, groups, reviewer (4); the newest decisions' date and the walk (2); the ranked ids with
+    # the number found (1), their rows (1), cases (1), citations (1) and cases' items (1); the filter's
+    # choices: categories, subcategories, guidelines, specialties (4); the audit entry naming the cases shown (1).
+    with django_assert_num_queries(16):
         response = client.get(SEARCH, {"q": "acupuncture"})
     assert response.status_code == 200
-    # Session, user, groups, reviewer (4); the chart's three groups (3).
-    with django_assert_num_queries(7):
+    # Session, user, groups, reviewer (4); the newest decisions' date and the walk (2); the chart's three groups (3).
+    with django_assert_num_queries(9):
         assert client.get(CHART, {"q": "acupuncture"}).status_code == 200
 
 
@@ -564,9 +573,10 @@ def test_the_panel_costs_the_same_queries_with_2_or_20_precedents(
     client.force_login(reviewer.user)
     url, params = panel_url(in_review, item=1)
     # Session, user, groups, reviewer (4); the case (1) and its items (1); the category asked for (1);
-    # the ranked ids with the number found (1), their rows (1), cases (1), citations (1) and cases'
-    # items (1); the category choices (1); the audit entry naming the cases shown (1).
-    with django_assert_num_queries(14):
+    # the newest decisions' date and the walk (2); the ranked ids with the number found (1), their rows (1),
+    # cases (1), citations (1) and cases' items (1); the category choices (1); the audit entry naming the
+    # cases shown (1).
+    with django_assert_num_queries(16):
         assert client.get(url, params).status_code == 200
 
 
@@ -575,10 +585,13 @@ def test_the_panel_says_when_more_match_than_were_ranked(client, reviewer, other
     for day in range(1, 9):
         decided(f"Physical therapy {day} sessions", reviewer=other_reviewer, on=dt.date(2026, 1, day))
     client.force_login(reviewer.user)
-
     url, params = panel_url(in_review, item=1, q="physical therapy", category="", decision="")
-    page = client.get(url, params, headers={"HX-Request": "true", "HX-Target": "precedent-results"}).content.decode()
-    assert "5 of 6+ shown" in page
-    url, params = panel_url(in_review, item=1, q="therapy", category="", decision="")
-    page = client.get(url, params, headers={"HX-Request": "true", "HX-Target": "precedent-results"}).content.decode()
-    assert "5 of 8 shown" in page
+
+    def shown():
+        return client.get(
+            url, params, headers={"HX-Request": "true", "HX-Target": "precedent-results"}
+        ).content.decode()
+
+    assert "5 of 6+ shown" in shown()
+    monkeypatch.setattr(models, "RANKED_AT_MOST", 10)
+    assert "5 of 8 shown" in shown()

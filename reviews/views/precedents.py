@@ -39,7 +39,7 @@ def precedent_search(request):
     context.update(
         page=page,
         rows=precedent_rows(page.object_list, words=words),
-        recent_only=more_than_ranked(words, page.paginator.count),
+        recent_only=more_than_ranked(page.paginator.count),
     )
     record_list_access(Case, [r.case_number for r in context["rows"]], by=request.user, page="precedent search")
     return render(request, "reviews/precedent_search.html", context, status=200 if filterset.is_valid() else 400)
@@ -55,7 +55,7 @@ def precedent_chart(request):
     if filterset.is_browsing:  # the whole library: the page does not ask, a second's count at 100,000 items
         return HttpResponseBadRequest("Search by words or choose a filter to count the share overturned.")
     shares = chart(filterset.qs.charted(words=filterset.words).overturned_shares())
-    context = {"chart": shares, "recent_only": more_than_charted(filterset.words, shares["total"].n)}
+    context = {"chart": shares, "recent_only": more_than_charted(shares["total"].n)}
     return render(request, "reviews/includes/_precedent_stats.html", context)
 
 
@@ -110,7 +110,7 @@ def case_precedents(request, case_number):
         "values": wanted,
         "rows": (rows := precedent_rows(first, words=words)),
         "count": count,
-        "more": more_than_ranked(words, count),
+        "more": more_than_ranked(count),
         "full_search": reverse("reviews:precedent_search") + "?" + urlencode({k: v for k, v in wanted.items() if v}),
     }
     # The reviewer's own case (its items' requests) and the determinations found.
