@@ -41,6 +41,9 @@ BUDGETS = {
     "precedent search": 16,
     # the newest decisions' date and the most recent matches in them, a count by category, guideline and specialty
     "precedent chart": 9,
+    "precedent search, one word": 16,
+    # the workspace's panel: the case and its items, the item's category, then as the search page
+    "precedent panel": 16,
     # a filter alone: the most recent matches (no date: the walk stops where they are), the category asked
     # for (the filter checks its choice)
     "precedent search, category": 16,

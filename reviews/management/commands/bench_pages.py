@@ -403,6 +403,8 @@ class Command(BaseCommand):
             ("preview", "reviewer", f"/cases/{in_review}/review/preview/"),
             ("precedent search", "reviewer", "/precedents/?q=physical+therapy"),
             ("precedent chart", "reviewer", "/precedents/chart/?q=physical+therapy"),
+            ("precedent search, one word", "reviewer", "/precedents/?q=norco"),
+            ("precedent panel", "reviewer", f"/cases/{in_review}/review/precedents/?item=1"),
             ("precedent search, category", "reviewer", f"/precedents/?category={category}"),
             ("precedent chart, category", "reviewer", f"/precedents/chart/?category={category}"),
             ("admin case list", "admin", "/admin/reviews/case/"),
