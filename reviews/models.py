@@ -1186,11 +1186,11 @@ class DisputedItemQuerySet(models.QuerySet):
         return self if recent is None else self.model._default_manager.filter(pk__in=recent)
 
     def most_recent(self, count: int, *, words: str = "") -> list[int] | None:
-        """The ids of the `count` most recently decided of these items (all of them if fewer match), or
-        None: read them all.
+        """The ids of the `count` most recently decided of these items, or None: read them all.
 
         Filters alone: the planner's statistics tell how many they match, so it walks the publication-date
-        index, newest first, while they match many, and starts from their own indexes when they match few.
+        index, newest first, while they match many, and starts from their own indexes when they match few
+        (then the ids are all of them).
         Words: it misjudges them (a phrase's words come together; a misspelling matches by trigrams), so
         only the library's count × RECENT_SPAN newest decisions are searched (2 queries: the date they run
         from, then the search), and a search without `count` matches there is rare enough to read whole.
