@@ -5,11 +5,12 @@ import datetime as dt
 import pytest
 from auditlog.models import LogEntry
 from django.db import connection
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from reviews import models
 from reviews.models import Case, Citation, DisputedItem, Guideline
-from reviews.precedents import item_words, ranked_rows
+from reviews.precedents import chart, item_words, ranked_rows
 from tests.factories import (
     BoardCertificationFactory,
     CaseFactory,
@@ -181,6 +182,15 @@ def test_a_search_ranks_its_most_recent_matches_when_the_newest_decisions_hold_e
     assert "of 10 items" in client.get(CHART, {"q": "acupuncture"}).content.decode()
     past_the_end = client.get(SEARCH, {"q": "physical therapy", "page": "2"})  # 25 match, 3 are ranked
     assert len(past_the_end.context["rows"]) == 3  # the last page of the ranked ones
+
+
+def test_the_chart_writes_its_counts_with_thousands_separators():
+    shares = {"category": [{"label": "Therapies", "n": 1000, "overturned": 250}], "guideline": [], "specialty": []}
+    page = render_to_string("reviews/includes/_precedent_stats.html", {"chart": chart(shares), "recent_only": True})
+    assert "of the 1,000 most recent items (250 overturned)" in " ".join(page.split())
+    shares["category"][0].update(n=12500, overturned=5000)
+    page = render_to_string("reviews/includes/_precedent_stats.html", {"chart": chart(shares), "recent_only": False})
+    assert "of 12,500 items (5,000 overturned)" in " ".join(page.split())
 
 
 def test_filters_alone_rank_and_chart_their_most_recent_matches(client, reviewer, monkeypatch):
