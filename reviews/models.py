@@ -459,6 +459,11 @@ def expedited_last():
     return models.Case(models.When(priority="expedited", then=models.Value(0)), default=models.Value(1))
 
 
+def _list_order_index(then: str, name: str, **options) -> models.Index:
+    """An index in a list's order: expedited first (expedited_last()), then `then`, then the case number."""
+    return models.Index(expedited_last(), F(then), F("case_number"), name=name, **options)
+
+
 class CaseQuerySet(models.QuerySet):
     def open(self):
         return self.exclude(status__in=S.CLOSED)
@@ -793,38 +798,15 @@ class Case(FSMModelMixin, models.Model):
             ),
             # The lists' default order (expedited first, then due date) over open cases only:
             # the dashboard's due lists and the case list's first page read it in index order.
-            models.Index(
-                expedited_last(),
-                F("decision_due_date"),
-                F("case_number"),
-                name="case_open_due_order_idx",
-                condition=~Q(status__in=S.CLOSED),
-            ),
+            _list_order_index("decision_due_date", "case_open_due_order_idx", condition=~Q(status__in=S.CLOSED)),
             # The same order over every case (the case list's "all cases", closed history included).
-            models.Index(
-                expedited_last(),
-                F("decision_due_date"),
-                F("case_number"),
-                name="case_due_order_idx",
-            ),
+            _list_order_index("decision_due_date", "case_due_order_idx"),
             # The quality-review list in its order: a page of it reads 50 index entries, whatever the backlog.
-            models.Index(
-                expedited_last(),
-                F("submitted_at"),
-                F("case_number"),
-                name="case_qa_wait_idx",
-                condition=Q(status=S.SUBMITTED),
-            ),
+            _list_order_index("submitted_at", "case_qa_wait_idx", condition=Q(status=S.SUBMITTED)),
             # The admin's filter by application date (a range of the index, not a scan of every case).
             models.Index(fields=["application_received_date"], name="case_received_idx"),
             # The dashboard's list of cases awaiting records, in the order it shows them.
-            models.Index(
-                expedited_last(),
-                F("records_due_date"),
-                F("case_number"),
-                name="case_awaiting_records_idx",
-                condition=Q(status=S.AWAITING_RECORDS),
-            ),
+            _list_order_index("records_due_date", "case_awaiting_records_idx", condition=Q(status=S.AWAITING_RECORDS)),
         ]
 
     def __str__(self):
